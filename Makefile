@@ -1,0 +1,37 @@
+# make test -- build .venv if needed, then unit tests and every notebook (nbval)
+# make lab  -- build .venv if needed, then JupyterLab on notebooks/
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# Put the venv first on PATH so that notebook kernels started by nbval or JupyterLab use it.
+export PATH := $(abspath $(BIN)):$(PATH)
+export MPLBACKEND := Agg
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: test unit notebooks lab bench clean
+
+# Re-install only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests notebooks --nbval -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests -p no:cacheprovider
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q notebooks --nbval -p no:cacheprovider
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks $(ROOT_FLAG)
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV)

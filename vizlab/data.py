@@ -1,0 +1,172 @@
+"""Photos in, tensors out (and back).
+
+* ``sample_image(name)`` -- photos that ship with packages vizlab already installs
+  (scikit-image, scikit-learn, matplotlib): no download, no internet. ``list_samples()`` names them.
+* ``load_image(src)`` -- a path, PIL image or numpy array; grayscale, RGBA, 16-bit, any size -> RGB.
+* ``preprocess(image, model)`` -- resize the short side, centre-crop, normalise: ``[1, 3, H, W]``.
+* ``deprocess(x, model)`` -- undo the normalisation: a float ``H x W x 3`` array in [0, 1],
+  exactly the pixels the model saw, ready for ``plt.imshow`` or a heatmap overlay.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import NamedTuple, Optional, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import models as _models
+
+ImageLike = Union[str, Path, Image.Image, np.ndarray]
+
+
+class Sample(NamedTuple):
+    package: str
+    path: str
+    what: str
+    source: str
+
+
+SAMPLES = {
+    "chelsea": Sample("skimage", "data/chelsea.png", "Chelsea the cat", "scikit-image (Stefan van der Walt), CC0"),
+    "coffee": Sample("skimage", "data/coffee.png", "a cup of coffee", "scikit-image (Rachel Michetti), CC0"),
+    "astronaut": Sample("skimage", "data/astronaut.png", "astronaut Eileen Collins", "scikit-image (NASA), public domain"),
+    "rocket": Sample("skimage", "data/rocket.jpg", "a rocket on the launch pad", "scikit-image (SpaceX), CC0"),
+    "motorcycle_left": Sample("skimage", "data/motorcycle_left.png", "a motorcycle (stereo, left view)",
+                              "scikit-image (Middlebury stereo data set), see data/README.md"),
+    "camera": Sample("skimage", "data/camera.png", "a photographer (grayscale)", "scikit-image, CC0"),
+    "china": Sample("sklearn", "datasets/images/china.jpg", "a Chinese pagoda",
+                    "scikit-learn (Wikimedia Commons, CC BY 2.0)"),
+    "flower": Sample("sklearn", "datasets/images/flower.jpg", "a flower", "scikit-learn (Wikimedia Commons, CC BY 2.0)"),
+    "grace_hopper": Sample("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Rear Admiral Grace Hopper",
+                           "matplotlib (US Navy), public domain"),
+}
+
+
+def list_samples() -> list[str]:
+    """Names ``sample_image`` accepts."""
+    return list(SAMPLES)
+
+
+def sample_path(name: str) -> Path:
+    """Where a sample photo lies on disk (inside an installed package)."""
+    if name not in SAMPLES:
+        import difflib
+        close = difflib.get_close_matches(name, SAMPLES, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise KeyError(f"no sample image {name!r}.{hint} Available: {', '.join(SAMPLES)}")
+    sample = SAMPLES[name]
+    spec = importlib.util.find_spec(sample.package)  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"sample {name!r} comes with the package {sample.package!r}, which is not installed")
+    return Path(spec.submodule_search_locations[0]) / sample.path
+
+
+def sample_image(name: str) -> Image.Image:
+    """A sample photo as an RGB ``PIL.Image`` (see ``list_samples()``)."""
+    return load_image(sample_path(name))
+
+
+def _array_to_uint8(a: np.ndarray) -> np.ndarray:
+    """Any numeric array -> uint8 with the full range kept (16-bit, float in [0, 1], bool)."""
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == bool:
+        return a.astype(np.uint8) * 255
+    if np.issubdtype(a.dtype, np.integer):
+        top = 65535 if a.max(initial=0) > 255 else 255
+        return (a.astype(np.float64) / top * 255).round().clip(0, 255).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ValueError("the image holds NaN or infinite values")
+        if a.min(initial=0) < 0 or a.max(initial=0) > 1:
+            raise ValueError(f"a float image must lie in [0, 1]; this one spans [{a.min():.3g}, {a.max():.3g}]. "
+                             "Rescale it, or pass uint8 values in 0..255")
+        return (a * 255).round().astype(np.uint8)
+    raise ValueError(f"cannot read an image from an array of dtype {a.dtype}")
+
+
+def _array_to_pil(a: np.ndarray) -> Image.Image:
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (1, 3, 4):
+        raise ValueError(f"the array looks channels-first {a.shape}; pass it as H x W x C (a.transpose(1, 2, 0))")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ValueError(f"an image array must be H x W, H x W x 3 or H x W x 4, got shape {a.shape}")
+    return Image.fromarray(_array_to_uint8(a))
+
+
+def load_image(src: ImageLike) -> Image.Image:
+    """An RGB ``PIL.Image`` from a path, a PIL image or a numpy array.
+
+    Grayscale becomes three equal channels; RGBA is laid on white; 16-bit keeps its full range.
+    """
+    if isinstance(src, (str, Path)):
+        path = Path(src).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"no image file at {path}")
+        try:
+            img = Image.open(path)
+            img.load()
+        except Exception as err:  # PIL raises several types for a file that is not an image
+            raise ValueError(f"{path} is not an image PIL can read ({err})") from None
+    elif isinstance(src, Image.Image):
+        img = src
+    elif isinstance(src, np.ndarray):
+        img = _array_to_pil(src)
+    elif isinstance(src, torch.Tensor):
+        raise ValueError("load_image takes a photo, not a tensor; a preprocessed tensor goes straight "
+                         "to the model (and vizlab.deprocess turns it back into a picture)")
+    else:
+        raise ValueError(f"cannot read an image from {type(src).__name__}; pass a path, PIL image or numpy array")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        img = _array_to_pil(np.asarray(img))
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("RGB")
+
+
+def _resize_and_crop(img: Image.Image, size: int) -> Image.Image:
+    """Resize so the short side is ``size``, then cut the central ``size x size`` square."""
+    w, h = img.size
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    img = img.resize((nw, nh), Image.BICUBIC)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def preprocess(image: ImageLike, model: Optional[torch.nn.Module] = None, size: Optional[int] = None) -> torch.Tensor:
+    """A photo -> the normalised batch ``[1, 3, size, size]`` the model expects.
+
+    ``x = (pixels / 255 - mean) / std`` with the model's own mean and std
+    (EfficientNet-Lite: 0.5 / 0.5; torchvision: ImageNet's). ``size`` defaults to the model's.
+    """
+    meta = _models.info(model) if model is not None else _models.ModelInfo("imagenet")
+    img = _resize_and_crop(load_image(image), size or meta.input_size)
+    pixels = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    mean = torch.tensor(meta.mean).view(3, 1, 1)
+    std = torch.tensor(meta.std).view(3, 1, 1)
+    return ((pixels - mean) / std)[None]
+
+
+def deprocess(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> np.ndarray:
+    """A normalised tensor ``[1, 3, H, W]`` or ``[3, H, W]`` -> float ``H x W x 3`` in [0, 1]."""
+    if x.ndim == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"deprocess takes one image; pick one with x[i:i+1] (got a batch of {x.shape[0]})")
+        x = x[0]
+    if x.ndim != 3 or x.shape[0] != 3:
+        raise ValueError(f"expected [1, 3, H, W] or [3, H, W], got {tuple(x.shape)}")
+    meta = _models.info(model) if model is not None else _models.ModelInfo("imagenet")
+    mean = torch.tensor(meta.mean).view(3, 1, 1)
+    std = torch.tensor(meta.std).view(3, 1, 1)
+    img = (x.detach().float().cpu() * std + mean).clamp(0, 1)
+    return img.permute(1, 2, 0).numpy()
+
+
+__all__ = ["sample_image", "list_samples", "sample_path", "load_image", "preprocess", "deprocess", "SAMPLES"]

