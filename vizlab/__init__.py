@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
 _SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli"]
 _LAZY_FUNCTIONS = {
-    "features": ["sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
+    "features": ["feature_maps", "sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
     "attribution": ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient",
                     "smoothgrad", "integrated_gradients"],
     "cam": ["cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam"],

@@ -1,1 +1,120 @@
-__all__: list = []
+"""FeatureMapExplorer: pick a layer and a channel, see what it computed on a photo.
+
+Compute once: one forward pass records every offered layer for the photo. Render cheaply: a
+slider move only normalises one cached map, colours it and encodes a small PNG.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import data, plot
+from ..features import activation_layers, feature_maps
+from ._base import image_widget, update_image
+
+__all__ = ["FeatureMapExplorer"]
+
+
+class FeatureMapExplorer:
+    """Layer x channel x normalisation explorer for one photo (``explorer.image = ...`` to change it).
+
+    ``channel = -1`` shows every channel of the layer as a grid (the first ``max_channels``);
+    ``normalization`` is ``"channel"`` (each map stretched to its own range) or ``"shared"``.
+    ``render(layer, channel, normalization)`` returns the RGB array the widget shows.
+    """
+
+    def __init__(self, model: nn.Module, image, layers: Optional[Sequence[str]] = None,
+                 max_channels: int = 64, cmap: str = "viridis", width: int = 448):
+        self.model = model
+        self.layers = list(layers) if layers is not None else activation_layers(model)
+        if not self.layers:
+            raise ValueError("the model has no activation modules to show; pass layers=[...] by name")
+        self.max_channels, self.cmap, self.width = max_channels, cmap, width
+        self._maps: dict[str, np.ndarray] = {}
+        self._grids: dict[tuple, np.ndarray] = {}
+        self._controls = None
+        self.image = image
+
+    # -- compute (once per photo) ---------------------------------------------------------------
+    @property
+    def image(self):
+        return self._image
+
+    @image.setter
+    def image(self, image) -> None:
+        self._image = image
+        x = image if isinstance(image, torch.Tensor) else data.preprocess(image, self.model)
+        maps = feature_maps(self.model, x, self.layers)
+        self._maps = {name: m[0].numpy() for name, m in maps.items() if m.ndim == 4}
+        self._grids.clear()
+        if self._controls is not None:
+            self._refresh()
+
+    def maps(self, layer: str) -> np.ndarray:
+        """The cached ``[C, H, W]`` output of ``layer`` for the current photo."""
+        if layer not in self._maps:
+            raise KeyError(f"{layer!r} is not one of this explorer's spatial layers: {', '.join(self._maps)}")
+        return self._maps[layer]
+
+    # -- render (every slider move) -------------------------------------------------------------
+    def _grid(self, layer: str, normalization: str) -> np.ndarray:
+        key = (layer, normalization)
+        if key not in self._grids:
+            maps = self.maps(layer)[:self.max_channels]
+            # No more pixels than the widget shows: average-pool big maps before tiling.
+            per_row = int(np.ceil(np.sqrt(len(maps))))
+            factor = max(1, int(np.ceil(maps.shape[-1] * per_row / self.width)))
+            if factor > 1:
+                maps = torch.nn.functional.avg_pool2d(torch.from_numpy(maps), factor, ceil_mode=True).numpy()
+            tiles = plot.tile_channels(maps, normalization=normalization, max_channels=None)
+            self._grids[key] = plot.colorize(tiles, self.cmap, normalized=True)
+        return self._grids[key]
+
+    def render(self, layer: str, channel: int = -1, normalization: str = "channel") -> np.ndarray:
+        """The picture for these control values: ``H x W x 3`` floats in [0, 1]."""
+        maps = self.maps(layer)
+        if channel < 0:
+            return self._grid(layer, normalization)
+        if channel >= len(maps):
+            raise IndexError(f"{layer} has {len(maps)} channels (0..{len(maps) - 1}); got {channel}")
+        lo, hi = (None, None) if normalization == "channel" else (float(maps.min()), float(maps.max()))
+        return plot.colorize(plot.normalize(maps[channel], lo, hi), self.cmap, normalized=True)
+
+    # -- controls -------------------------------------------------------------------------------
+    def _build(self):
+        import ipywidgets as w
+        first = next(iter(self._maps))
+        self.layer = w.Dropdown(options=list(self._maps), value=first, description="layer")
+        self.channel = w.IntSlider(value=-1, min=-1, max=len(self.maps(first)) - 1, description="channel",
+                                   continuous_update=True)
+        self.normalization = w.ToggleButtons(options=["channel", "shared"], description="normalise")
+        self.info = w.HTML()
+        self.picture = image_widget(self.render(first), self.width)
+        for control in (self.layer, self.channel, self.normalization):
+            control.observe(lambda change: self._refresh(), names="value")
+        self._controls = w.VBox([w.HBox([self.layer, self.normalization]), self.channel, self.picture, self.info])
+        self._refresh()
+        return self._controls
+
+    def _refresh(self) -> None:
+        layer = self.layer.value
+        n = len(self.maps(layer))
+        if self.channel.max != n - 1:
+            self.channel.max = n - 1  # fires a second refresh only if the value was clipped
+        channel = self.channel.value
+        update_image(self.picture, self.render(layer, channel, self.normalization.value))
+        shape = "x".join(map(str, self.maps(layer).shape))
+        what = f"all channels (first {min(n, self.max_channels)})" if channel < 0 else f"channel {channel}"
+        self.info.value = f"<code>{layer}</code> output {shape}: {what}"
+
+    @property
+    def widget(self):
+        """The ipywidgets box (built on first use)."""
+        return self._controls if self._controls is not None else self._build()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
