@@ -12,7 +12,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 _LOCAL = ("127.0.0.1", "localhost", "::1", "")
 
 
-class NetworkBlocked(RuntimeError):
+class NetworkBlocked(ConnectionRefusedError):
     pass
 
 

@@ -30,9 +30,11 @@ ForwardHook = Callable[[nn.Module, tuple, torch.Tensor], Union[torch.Tensor, Non
 
 @contextlib.contextmanager
 def preserve_state(model: nn.Module) -> Iterator[nn.Module]:
-    """Restore every module's ``training`` flag and every parameter's ``requires_grad`` on exit."""
+    """Restore every module's ``training`` flag, every parameter's ``requires_grad`` and every
+    buffer (e.g. batch-norm running statistics, which a forward pass in training mode updates)."""
     modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
     try:
         yield model
     finally:
@@ -40,6 +42,9 @@ def preserve_state(model: nn.Module) -> Iterator[nn.Module]:
             m.training = mode
         for p, flag in flags:
             p.requires_grad_(flag)
+        with torch.no_grad():
+            for b, saved in buffers:
+                b.copy_(saved)
 
 
 @contextlib.contextmanager

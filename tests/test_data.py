@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import vizlab as vz
+
+
+def test_every_sample_loads_as_rgb():
+    assert len(vz.list_samples()) >= 8
+    for name in vz.list_samples():
+        img = vz.sample_image(name)
+        assert img.mode == "RGB" and min(img.size) >= 200
+
+
+def test_unknown_sample_suggests():
+    with pytest.raises(KeyError, match="chelsea"):
+        vz.sample_image("chelsey")
+
+
+def test_grayscale_rgba_16bit_and_float(tmp_path):
+    gray = np.arange(64 * 48, dtype=np.uint8).reshape(48, 64)
+    img = vz.load_image(gray)
+    assert img.mode == "RGB" and np.array_equal(np.asarray(img)[..., 0], np.asarray(img)[..., 2])
+    rgba = np.zeros((10, 10, 4), np.uint8)  # fully transparent black -> white background
+    assert np.asarray(vz.load_image(rgba)).min() == 255
+    sixteen = (np.linspace(0, 65535, 100).reshape(10, 10)).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(sixteen).save(path)
+    loaded = np.asarray(vz.load_image(path))
+    assert loaded.max() == 255 and loaded.min() == 0  # full range kept, not clipped at 255/65535
+    assert np.asarray(vz.load_image(np.full((4, 4, 3), 0.5))).max() == 128
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        vz.load_image(np.full((4, 4, 3), 3.0))
+    with pytest.raises(ValueError, match="channels-first"):
+        vz.load_image(np.zeros((3, 32, 32), np.uint8))
+
+
+def test_bad_sources(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        vz.load_image(tmp_path / "missing.png")
+    junk = tmp_path / "junk.png"
+    junk.write_text("hello")
+    with pytest.raises(ValueError, match="not an image"):
+        vz.load_image(junk)
+    with pytest.raises(ValueError, match="tensor"):
+        vz.load_image(torch.zeros(3, 4, 4))
+
+
+def test_preprocess_roundtrip(lite0):
+    img = vz.sample_image("coffee")
+    x = vz.preprocess(img, lite0)
+    assert x.shape == (1, 3, 224, 224) and x.dtype == torch.float32
+    assert -1.0 <= float(x.min()) and float(x.max()) <= 1.0  # (p - 0.5) / 0.5
+    back = vz.deprocess(x, lite0)
+    assert back.shape == (224, 224, 3) and 0 <= back.min() and back.max() <= 1
+    # deprocess undoes preprocess exactly on the crop the model saw
+    again = vz.preprocess((back * 255).round().astype(np.uint8), lite0)
+    assert (again - x).abs().max() < 1e-5
+
+
+def test_preprocess_imagenet_normalisation_and_any_size():
+    m = vz.load("resnet18", pretrained=False)
+    white = np.full((3000, 50, 3), 255, np.uint8)  # a tall, thin photo
+    x = vz.preprocess(white, m)
+    assert x.shape == (1, 3, 224, 224)
+    expected = (1 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
+    assert torch.allclose(x[0, :, 100, 100], expected, atol=1e-5)
+
+
+def test_deprocess_rejects_batches():
+    with pytest.raises(ValueError, match="one image"):
+        vz.deprocess(torch.zeros(2, 3, 8, 8))

@@ -1,0 +1,123 @@
+import pytest
+import torch
+from torch import nn
+
+import vizlab as vz
+from vizlab import hooks
+
+from conftest import assert_untouched, model_state, random_resnet18
+
+
+class TwoLayer(nn.Module):
+    """y = w2 . relu(W1 x): small enough to check activations and gradients by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Conv2d(1, 2, 1, bias=False)
+        self.act = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc2 = nn.Linear(2, 2, bias=False)
+        self.fc1.weight.data = torch.tensor([1.0, -1.0]).view(2, 1, 1, 1)
+        self.fc2.weight.data = torch.tensor([[2.0, 3.0], [0.0, 1.0]])
+
+    def forward(self, x):
+        return self.fc2(self.pool(self.act(self.fc1(x))).flatten(1))
+
+
+def test_capture_exact_values_and_gradients():
+    m = TwoLayer().eval()
+    x = torch.tensor([[[[1.0, -2.0], [3.0, 0.0]]]])  # 1x1x2x2
+    before = model_state(m)
+    out = vz.capture(m, x, ["act", "fc1"], target=0, gradients=True)
+    expected_act = torch.tensor([[[[1.0, 0.0], [3.0, 0.0]], [[0.0, 2.0], [0.0, 0.0]]]])
+    assert torch.equal(out["act"], expected_act)
+    assert torch.equal(out.activations["fc1"][0, 1], -x[0, 0])
+    # score = 2 * mean(act_0) + 3 * mean(act_1): d score / d act = [2/4, 3/4] everywhere
+    assert torch.allclose(out.gradients["act"][0, :, 0, 0], torch.tensor([0.5, 0.75]))
+    # through the ReLU: zero where it was off
+    assert torch.allclose(out.gradients["fc1"], torch.tensor([[[[0.5, 0.0], [0.5, 0.0]], [[0.0, 0.75], [0.0, 0.0]]]]))
+    assert out.logits.tolist() == [[2 * 1.0 + 3 * 0.5, 0.5]]
+    assert_untouched(m, before)
+
+
+def test_resnet_inplace_relu_and_residual_add():
+    """bn2's output is later modified in place (out += identity; relu_): the capture must hold the
+    value bn2 produced and the gradient at that point, not at the summed one."""
+    m = random_resnet18()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    before = model_state(m)
+    out = vz.capture(m, x, ["layer4.1.bn2", "layer4"], target=[3, 5], gradients=True)
+    block = m.layer4[1]
+    with torch.no_grad():
+        h = m.layer4[0](m.layer3(m.layer2(m.layer1(m.maxpool(m.relu(m.bn1(m.conv1(x))))))))
+        bn2 = block.bn2(block.conv2(block.relu(block.bn1(block.conv1(h)))))
+    assert torch.allclose(out["layer4.1.bn2"], bn2, atol=1e-5)
+    # gradient at bn2 = gradient at layer4's output masked by the final ReLU
+    mask = (out["layer4"] > 0).float()
+    assert torch.allclose(out.gradients["layer4.1.bn2"], out.gradients["layer4"] * mask, atol=1e-6)
+    # the model's own answer is unchanged by capturing
+    with torch.no_grad():
+        assert torch.allclose(out.logits, m(x), atol=1e-5)
+    assert_untouched(m, before)
+
+
+def test_module_used_twice():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(self.conv(self.conv(x)).mean((2, 3)))
+
+    torch.manual_seed(0)
+    m = Twice().eval()
+    x = torch.randn(1, 3, 4, 4)
+    out = vz.capture(m, x, "conv", target=1, gradients=True)
+    first, second = out.all_activations["conv"]
+    assert torch.allclose(first, m.conv(x)) and torch.allclose(second, m.conv(m.conv(x)))
+    assert out["conv"] is second
+    assert len(out.all_gradients["conv"]) == 2
+    assert torch.allclose(out.gradients["conv"], m.fc.weight[1].view(1, 3, 1, 1).expand(1, 3, 4, 4) / 16)
+
+
+def test_hygiene_after_an_exception():
+    m = random_resnet18()
+    m.layer2.train()  # an unusual state that must survive
+    m.fc.weight.requires_grad_(False)
+    before = model_state(m)
+    with pytest.raises(ValueError, match="outside"):
+        vz.capture(m, torch.randn(1, 3, 32, 32), ["layer3"], target=5000, gradients=True)
+    assert_untouched(m, before)
+
+
+def test_gradients_need_no_trainable_parameters():
+    m = TwoLayer().eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    out = vz.capture(m, torch.ones(1, 1, 2, 2), "act", target=0, gradients=True)
+    assert out.gradients["act"].abs().sum() > 0
+    assert all(not p.requires_grad for p in m.parameters())
+
+
+@pytest.mark.parametrize("bad, match", [
+    (torch.zeros(3, 8, 8), "batch"),
+    (torch.zeros(8, 8), "shape"),
+    (torch.zeros(1, 3, 8, 8, dtype=torch.uint8), "float"),
+    (torch.full((1, 3, 8, 8), float("nan")), "NaN"),
+    ("image.png", "Tensor"),
+])
+def test_bad_inputs(bad, match):
+    with pytest.raises(ValueError, match=match):
+        hooks.check_input(bad)
+
+
+def test_unknown_layer_and_unused_layer():
+    m = TwoLayer().eval()
+    with pytest.raises(KeyError, match="fc1"):
+        vz.capture(m, torch.ones(1, 1, 2, 2), "fc_1")
+    m.unused = nn.ReLU()
+    with pytest.raises(ValueError, match="not called"):
+        vz.capture(m, torch.ones(1, 1, 2, 2), "unused")
+    assert not any(mod._forward_hooks for mod in m.modules())
