@@ -447,8 +447,8 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
     if not return_delta:
         return attributions
     with torch.no_grad(), preserve_state(model):
-        s = _targets.scores(target, _logits(model(torch.cat([x, base]))))
-    delta = attributions.sum(dim=(1, 2, 3)) - (s[:n] - s[n:])
+        ends = _targets.scores(_repeat_target(target, list(range(n)) * 2), _logits(model(torch.cat([x, base]))))
+    delta = attributions.sum(dim=(1, 2, 3)) - (ends[:n] - ends[n:])
     return attributions, delta
 
 
