@@ -283,24 +283,16 @@ def _repeat_target(target: Target, rows: Sequence[int]) -> Target:
     return target
 
 
-def smoothgrad(method: Callable, model: nn.Module, x: torch.Tensor, target: Target = None,
-               samples: int = 50, noise: float = 0.15, kind: str = "smoothgrad", batch_size: int = 16,
-               generator: Optional[torch.Generator] = None, **options) -> torch.Tensor:
-    """Average an attribution over noisy copies of the input (Smilkov et al., "SmoothGrad:
-    removing noise by adding noise", 2017)::
-
-        smoothgrad   = 1/n sum_i  A(x + e_i)            e_i ~ N(0, sigma^2),
-        smoothgrad_sq = 1/n sum_i  A(x + e_i)^2          sigma = noise * (max x - min x)
-        vargrad      = smoothgrad_sq - smoothgrad^2       (Adebayo et al. 2018)
-
-    ``method`` is any attribution function of this module (``saliency``, ``guided_backprop``,
-    ...) and ``options`` go to it. The noise of sample ``i`` is drawn for all images at once,
-    sample after sample, from ``generator`` (pass one for reproducible results), so the result
-    does not depend on ``batch_size`` -- which bounds how many noisy images run at once.
+def noisy_attributions(method: Callable, model: nn.Module, x: torch.Tensor, target: Target = None,
+                       samples: int = 50, noise: float = 0.15, batch_size: int = 16,
+                       generator: Optional[torch.Generator] = None, **options) -> Iterator[tuple]:
+    """Yield ``(sample, image, attribution [C, H, W])`` for ``method`` on noisy copies of ``x``,
+    sample after sample: ``x_n + e`` with ``e ~ N(0, sigma_n^2)``, ``sigma_n = noise * (max x_n -
+    min x_n)``. The noise of sample ``s`` is drawn for all images at once, in order, from
+    ``generator`` -- so the draws do not depend on ``batch_size``, which bounds how many noisy
+    images run through the model at once. (``smoothgrad`` averages these; an explorer keeps them.)
     """
     check_input(x)
-    if kind not in SMOOTHGRAD_KINDS:
-        raise ValueError(f"kind must be one of {SMOOTHGRAD_KINDS}, not {kind!r}")
     if samples < 1 or batch_size < 1:
         raise ValueError("samples and batch_size must be at least 1")
     if noise < 0:
@@ -309,28 +301,56 @@ def smoothgrad(method: Callable, model: nn.Module, x: torch.Tensor, target: Targ
     n = x.shape[0]
     target = _per_image(target, model, x)
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
-    total = torch.zeros_like(x)
-    total_sq = torch.zeros_like(x)
     rows = [(s, i) for s in range(samples) for i in range(n)]   # sample-major, like the noise
     noisy: dict[int, torch.Tensor] = {}                         # sample -> noisy copies of all images
+    drawn = 0
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
-        while len(noisy) == 0 or max(noisy) < chunk[-1][0]:      # draw whole samples, in order
-            s = max(noisy) + 1 if noisy else 0
-            noisy[s] = x + torch.randn(x.shape, generator=generator, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
+        while drawn <= chunk[-1][0]:                            # draw whole samples, in order
+            noisy[drawn] = x + torch.randn(x.shape, generator=generator, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
+            drawn += 1
         batch = torch.stack([noisy[s][i] for s, i in chunk])
         a = method(model, batch, _repeat_target(target, [i for _, i in chunk]), **options)
-        for (_, i), ai in zip(chunk, a):
-            total[i] += ai
-            total_sq[i] += ai * ai
-        for s in [s for s in noisy if s < chunk[-1][0]]:          # keep memory bounded
+        for (s, i), ai in zip(chunk, a):
+            yield s, i, ai
+        for s in [s for s in noisy if s < chunk[-1][0]]:         # keep memory bounded
             del noisy[s]
-    mean, mean_sq = total / samples, total_sq / samples
+
+
+def smoothgrad(method: Callable, model: nn.Module, x: torch.Tensor, target: Target = None,
+               samples: int = 50, noise: float = 0.15, kind: str = "smoothgrad", batch_size: int = 16,
+               generator: Optional[torch.Generator] = None, **options) -> torch.Tensor:
+    """Average an attribution over noisy copies of the input (Smilkov et al., "SmoothGrad:
+    removing noise by adding noise", 2017)::
+
+        smoothgrad    = 1/n sum_i  A(x + e_i)            e_i ~ N(0, sigma^2),
+        smoothgrad_sq = 1/n sum_i  A(x + e_i)^2          sigma = noise * (max x - min x)
+        vargrad       = smoothgrad_sq - smoothgrad^2      (Adebayo et al. 2018)
+
+    ``method`` is any attribution function of this module (``saliency``, ``guided_backprop``,
+    ...) and ``options`` go to it. Pass a ``generator`` for reproducible noise; the result does
+    not depend on ``batch_size`` (see ``noisy_attributions``).
+    """
+    if kind not in SMOOTHGRAD_KINDS:
+        raise ValueError(f"kind must be one of {SMOOTHGRAD_KINDS}, not {kind!r}")
+    check_input(x)
+    total = torch.zeros_like(x.detach())
+    total_sq = torch.zeros_like(total)
+    for _, i, a in noisy_attributions(method, model, x, target, samples, noise, batch_size, generator, **options):
+        total[i] += a
+        total_sq[i] += a * a
+    return combine_samples(total / samples, total_sq / samples, kind)
+
+
+def combine_samples(mean: torch.Tensor, mean_sq: torch.Tensor, kind: str) -> torch.Tensor:
+    """SmoothGrad's three read-outs from the mean and the mean square of the samples."""
     if kind == "smoothgrad":
         return mean
     if kind == "smoothgrad_sq":
         return mean_sq
-    return mean_sq - mean * mean
+    if kind == "vargrad":
+        return mean_sq - mean * mean
+    raise ValueError(f"kind must be one of {SMOOTHGRAD_KINDS}, not {kind!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,6 +503,7 @@ REDUCTIONS = {"abs_max": abs_max, "channel_max": channel_max, "signed_sum": sign
 
 
 __all__ = ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient", "smoothgrad",
+           "noisy_attributions", "combine_samples",
            "integrated_gradients", "quadrature", "baseline_for", "relu_rule", "rectifiers",
            "layer_output_score", "abs_max", "channel_max", "signed_sum", "rgb", "REDUCTIONS", "RULES",
            "IG_METHODS", "SMOOTHGRAD_KINDS"]
