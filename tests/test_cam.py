@@ -238,7 +238,7 @@ def test_smooth_grad_cam_pp_reproducible_and_reduces_to_grad_cam_pp(lite0):
     a = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=4, generator=g(1), upsample=False)
     b = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=4, generator=g(1), upsample=False, batch_size=3)
     c = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=4, generator=g(2), upsample=False)
-    torch.testing.assert_close(a, b)                 # chunking does not change the result
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)                # chunking does not change the result
     assert not torch.allclose(a, c)                  # the generator is really used
     zero_noise = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=2, std=0.0, upsample=False)
     torch.testing.assert_close(zero_noise, C.grad_cam_pp(lite0, x, 281, inner, upsample=False), rtol=1e-4, atol=1e-4)
