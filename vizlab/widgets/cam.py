@@ -1,1 +1,140 @@
-__all__: list = []
+"""CamExplorer: photo x method x class (from the top 5) x layer, with an opacity slider.
+
+Compute once per (photo, method, class, layer): the map is cached, so moving the opacity
+slider only blends the cached map over the photo and encodes a small PNG.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import data, models, plot
+from .. import cam as _cam
+from ._base import image_widget, update_image
+
+__all__ = ["CamExplorer"]
+
+DEFAULT_METHODS = ("grad_cam", "grad_cam_pp", "layer_cam", "cam", "smooth_grad_cam_pp", "score_cam")
+
+
+class CamExplorer:
+    """Which part of the photo made the network say *this* class? Pick the method, the class
+    (one of the top 5), the layer and the overlay opacity.
+
+    ``image`` is a photo (path / PIL / array), a sample name such as ``"chelsea"``, or a dict
+    ``{name: photo}`` to offer several photos. ``render(photo, method, class_index, layer, alpha)``
+    returns the RGB array the widget shows. ``method_options`` are passed to the CAM functions,
+    e.g. ``{"score_cam": {"batch_size": 32}}``. Score-CAM runs one forward pass per channel of
+    the layer: slow at a 1280-channel layer, so it is computed only when selected.
+    """
+
+    def __init__(self, model: nn.Module, image, methods: Sequence[str] = DEFAULT_METHODS,
+                 layers: Optional[Sequence[str]] = None, method_options: Optional[Mapping[str, dict]] = None,
+                 top: int = 5, width: int = 336):
+        self.model = model
+        for m in methods:
+            _cam.get_method(m)  # a clear error for an unknown name
+        self.methods = list(methods)
+        default = models.default_cam_layer(model)
+        self.layers = list(layers) if layers is not None else [default]
+        for name in self.layers:
+            models.find_layer(model, name)
+        self.method_options = {k: dict(v) for k, v in (method_options or {}).items()}
+        self.top, self.width = top, width
+        self._photos: dict[str, torch.Tensor] = {}
+        self._pictures: dict[str, np.ndarray] = {}
+        self._predictions: dict[str, list] = {}
+        self._maps: dict[tuple, np.ndarray] = {}
+        self._controls = None
+        photos = image if isinstance(image, Mapping) else {self._label(image): image}
+        for label, photo in photos.items():
+            self.add_photo(label, photo)
+
+    @staticmethod
+    def _label(image) -> str:
+        return image if isinstance(image, str) else "photo"
+
+    def add_photo(self, label: str, image) -> None:
+        """Offer another photo (preprocessed and predicted once)."""
+        if isinstance(image, torch.Tensor):
+            x = image
+        else:
+            if isinstance(image, str) and image in data.list_samples():
+                image = data.sample_image(image)
+            x = data.preprocess(image, self.model)
+        self._photos[label] = x
+        self._pictures[label] = data.deprocess(x, self.model)
+        self._predictions[label] = models.predict(self.model, x, self.top)
+        if self._controls is not None:
+            self.photo.options = list(self._photos)
+
+    def predictions(self, photo: str) -> list:
+        """The top-``top`` predictions for a photo: ``[Prediction(index, name, probability)]``."""
+        return self._predictions[photo]
+
+    # -- compute (once per photo, method, class, layer) ------------------------------------------
+    def heatmap(self, photo: str, method: str, class_index: int, layer: str) -> np.ndarray:
+        """The cached CAM (``H x W``, min-max'ed to [0, 1])."""
+        key = (photo, method, int(class_index), layer)
+        if key not in self._maps:
+            fn = _cam.get_method(method)
+            m = fn(self.model, self._photos[photo], int(class_index), layer,
+                   normalize=True, **self.method_options.get(method, {}))
+            self._maps[key] = m[0].numpy()
+        return self._maps[key]
+
+    # -- render (every slider move) -------------------------------------------------------------
+    def render(self, photo: str, method: str, class_index: int, layer: str, alpha: float = 0.5) -> np.ndarray:
+        """The picture for these control values: ``H x W x 3`` floats in [0, 1]."""
+        return plot.blend(self._pictures[photo], self.heatmap(photo, method, class_index, layer), alpha)
+
+    # -- controls -------------------------------------------------------------------------------
+    def _class_options(self, photo: str) -> list:
+        return [(f"{p.name} ({p.probability:.0%})", p.index) for p in self.predictions(photo)]
+
+    def _build(self):
+        import ipywidgets as w
+        first = next(iter(self._photos))
+        self.photo = w.Dropdown(options=list(self._photos), value=first, description="photo")
+        self.method = w.Dropdown(options=self.methods, value=self.methods[0], description="method")
+        self.target = w.Dropdown(options=self._class_options(first), description="class")
+        self.layer = w.Dropdown(options=self.layers, value=self.layers[0], description="layer")
+        self.alpha = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity",
+                                   continuous_update=True)
+        self.info = w.HTML()
+        self.picture = image_widget(self._pictures[first], self.width)
+        self.photo.observe(self._photo_changed, names="value")
+        for control in (self.method, self.target, self.layer, self.alpha):
+            control.observe(lambda change: self._refresh(), names="value")
+        self._controls = w.VBox([w.HBox([self.photo, self.method]), w.HBox([self.target, self.layer]),
+                                 self.alpha, self.picture, self.info])
+        self._refresh()
+        return self._controls
+
+    def _photo_changed(self, change) -> None:
+        self.target.options = self._class_options(self.photo.value)  # also fires _refresh
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self.target.value is None:
+            return
+        args = (self.photo.value, self.method.value, self.target.value, self.layer.value)
+        try:
+            update_image(self.picture, self.render(*args, alpha=self.alpha.value))
+            self.info.value = (f"{self.method.value} for <b>{models.class_name(self.model, self.target.value)}</b> "
+                               f"at <code>{self.layer.value}</code>")
+        except ValueError as err:  # e.g. CAM at a layer that is not followed by GAP + linear
+            update_image(self.picture, self._pictures[self.photo.value])
+            self.info.value = f"<span style='color:#b00'>{err}</span>"
+
+    @property
+    def widget(self):
+        """The ipywidgets box (built on first use)."""
+        return self._controls if self._controls is not None else self._build()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
