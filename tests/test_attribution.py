@@ -102,6 +102,9 @@ def test_display_reductions_exact():
     assert A.abs_max(a).flatten().tolist() == [2.0, 3.0]
     assert A.channel_max(a).flatten().tolist() == [2.0, 1.0]
     assert A.signed_sum(a).flatten().tolist() == [2.0, -1.5]
+    m = torch.arange(100.0).view(1, 10, 10)
+    assert A.clip_percentile(m, 90).max() == pytest.approx(89.1) and A.clip_percentile(-m, 90).min() == pytest.approx(-89.1)
+    assert torch.equal(A.clip_percentile(m[0], 100), m[0])
     img = A.rgb(a, percentile=100)
     assert img.shape == (1, 1, 2, 3)
     assert img[0, 0, 1].tolist() == [0.0, pytest.approx(0.5 + 0.25 / 3), pytest.approx(0.5 + 1 / 6)]

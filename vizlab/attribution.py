@@ -499,11 +499,21 @@ def rgb(a: torch.Tensor, percentile: float = 99.5) -> torch.Tensor:
     return (0.5 + 0.5 * a / scale.view(-1, 1, 1, 1)).clamp(0, 1).permute(0, 2, 3, 1)
 
 
+def clip_percentile(m: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
+    """Clamp a map ``[N, H, W]`` (or ``[H, W]``) to +-its ``percentile`` of ``|m|``, per image, so that
+    a handful of extreme pixels does not turn the rest of the picture black."""
+    m = m.detach()
+    flat = m.abs().reshape(m.shape[0], -1) if m.ndim == 3 else m.abs().reshape(1, -1)
+    bound = torch.quantile(flat, percentile / 100, dim=1)
+    bound = bound.view(-1, 1, 1) if m.ndim == 3 else bound[0]
+    return torch.maximum(torch.minimum(m, bound), -bound)
+
+
 REDUCTIONS = {"abs_max": abs_max, "channel_max": channel_max, "signed_sum": signed_sum}
 
 
 __all__ = ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient", "smoothgrad",
            "noisy_attributions", "combine_samples",
            "integrated_gradients", "quadrature", "baseline_for", "relu_rule", "rectifiers",
-           "layer_output_score", "abs_max", "channel_max", "signed_sum", "rgb", "REDUCTIONS", "RULES",
+           "layer_output_score", "abs_max", "channel_max", "signed_sum", "rgb", "clip_percentile", "REDUCTIONS", "RULES",
            "IG_METHODS", "SMOOTHGRAD_KINDS"]

@@ -39,7 +39,7 @@ def picture(a: torch.Tensor, display: str = "abs_max", cmap: str = "inferno") ->
         return A.rgb(a)[0].numpy()
     if display not in A.REDUCTIONS:
         raise ValueError(f"display must be 'rgb' or one of {list(A.REDUCTIONS)}, not {display!r}")
-    m = A.REDUCTIONS[display](a)[0].numpy()
+    m = A.clip_percentile(A.REDUCTIONS[display](a)[0]).numpy()
     if display == "signed_sum":
         bound = max(float(np.abs(m).max()), plot.EPS)
         return plot.colorize((m / bound + 1) / 2, "bwr", normalized=True)
