@@ -46,7 +46,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--score-layer", default="blocks.15")
     parser.add_argument("--score-repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from pytorch_grad_cam import GradCAM, ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
