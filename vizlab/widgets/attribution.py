@@ -186,7 +186,7 @@ class SmoothGradExplorer(_Explorer):
 
     def __init__(self, model: nn.Module, image, target=None, method: Callable = A.saliency,
                  noise_levels: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3), max_samples: int = 32,
-                 batch_size: int = 16, seed: int = 0, display: str = "abs_max"):
+                 batch_size: int = 8, seed: int = 0, display: str = "abs_max"):
         self.model, self.method, self.target = model, method, target
         self.noise_levels, self.max_samples = list(noise_levels), max_samples
         self.batch_size, self.seed, self.display_mode = batch_size, seed, display
@@ -233,7 +233,7 @@ class IntegratedGradientsExplorer(_Explorer):
 
     def __init__(self, model: nn.Module, image, target=None, baselines: Sequence[str] = ("black", "blur", "noise"),
                  steps: Sequence[int] = (4, 8, 16, 32, 64), methods: Sequence[str] = ("gausslegendre", "trapezoid", "left"),
-                 batch_size: int = 16, seed: int = 0, display: str = "abs_max"):
+                 batch_size: int = 8, seed: int = 0, display: str = "abs_max"):
         self.model, self.target = model, target
         self.baselines, self.steps_options, self.methods = list(baselines), list(steps), list(methods)
         self.batch_size, self.seed, self.display_mode = batch_size, seed, display
