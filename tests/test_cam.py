@@ -393,3 +393,21 @@ def test_public_names():
     for name in ("cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam"):
         assert callable(getattr(C, name))
     assert vz.grad_cam is C.grad_cam
+
+
+def test_score_cam_dead_channels_share_one_pass_exactly():
+    """Constant (dead) channels share one forward pass; the result must equal pytorch-grad-cam's,
+    which runs every channel."""
+    from pytorch_grad_cam import ScoreCAM
+    model = small_cnn(7)
+    with torch.no_grad():
+        model.bn.bias[:10] = -100.0  # channels 0-9 die after the ReLU: all-zero maps
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(8))
+    A = vz.capture(model, x, "relu2")["relu2"][0]
+    assert int((A.flatten(1).amax(1) == 0).sum()) == 10
+    calls = []
+    with vz.hooks.forward_hooks([(model.fc, lambda m, i, o: calls.append(o.shape[0]))]):
+        mine = C.score_cam(model, x, 2, "relu2", align_corners=True, batch_size=4)
+    assert sum(calls) == 1 + 6 + 1  # the clean pass, 6 live channels, one pass for all 10 dead ones
+    ref = _pgc(ScoreCAM, model, "relu2", x, [2])
+    assert max_diff(mine, ref) <= TOL

@@ -338,7 +338,8 @@ def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
         w_k = softmax_k( S(x * H_k) )
 
     (the paper subtracts the baseline score S(X_b); softmax is unchanged by that constant). Runs
-    K masked forward passes per image under ``torch.no_grad()``, in batches of ``batch_size``.
+    K masked forward passes per image without autograd, in batches of ``batch_size`` -- except that
+    channels with a constant map (dead channels) share one pass, since their masks are identical.
     ``align_corners`` is for the mask upsampling: the paper's code uses ``False``,
     pytorch-grad-cam ``True`` (pass ``align_corners=True`` to match it exactly).
     """
@@ -346,22 +347,27 @@ def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
         tgt = _fixed_target(d.target, d.logits)
         N, K = d.A.shape[:2]
         weights = torch.empty(N, K, dtype=d.A.dtype)
-        with torch.no_grad():
+        with torch.inference_mode():
             for n in range(N):
                 masks = F.interpolate(d.A[n][:, None], size=d.x.shape[-2:], mode="bilinear",
                                       align_corners=align_corners)  # [K, 1, H, W]
                 lo = masks.amin(dim=(2, 3), keepdim=True)
                 hi = masks.amax(dim=(2, 3), keepdim=True)
                 masks = (masks - lo) / (hi - lo + 1e-8)
-                out = []
-                for start in range(0, K, batch_size):
-                    batch = d.x[n:n + 1] * masks[start:start + batch_size]
-                    logits = d.model(batch)
-                    if callable(tgt):
-                        out.append(_targets.scores(tgt, logits))
-                    else:
-                        out.append(logits[:, int(tgt[n])])
-                weights[n] = torch.cat(out).softmax(dim=0)
+                # A constant channel (often a dead, all-zero one: 816 of 1280 at EfficientNet-Lite0's
+                # head on the cat photo) gives the all-zero mask: one forward pass serves them all.
+                constant = (hi - lo).flatten() <= 0
+                live = (~constant).nonzero().flatten()
+                if constant.any():
+                    live = torch.cat([live, constant.nonzero().flatten()[:1]])
+                scores = torch.empty(K, dtype=d.A.dtype)
+                for start in range(0, len(live), batch_size):
+                    idx = live[start:start + batch_size]
+                    logits = d.model(d.x[n:n + 1] * masks[idx])
+                    scores[idx] = (_targets.scores(tgt, logits) if callable(tgt) else logits[:, int(tgt[n])]).float()
+                if constant.any():
+                    scores[constant] = scores[live[-1]]
+                weights[n] = scores.softmax(dim=0)
         return weights.to(d.A.device)
     return _class_map(model, x, target, layer, rule, gradients=False, **options)
 

@@ -164,11 +164,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    import torch
+    threads = torch.get_num_threads()
+    # One thread: the work is small, and on a busy 2-core machine two OpenMP threads can stall for seconds.
+    torch.set_num_threads(1)
     try:
         out = explain(args)
     except UsageError as err:
         print(f"vizlab {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        torch.set_num_threads(threads)
     print(f"wrote {out}")
     return 0
 
