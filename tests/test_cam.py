@@ -15,7 +15,15 @@ from vizlab import cam as C
 from conftest import assert_untouched, model_state, random_resnet18
 
 TOL = 1e-4
-GRAD_METHODS = [C.grad_cam, C.grad_cam_pp, C.layer_cam]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One thread for this module (restored after): on a busy 2-core machine two OpenMP threads stall."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def minmax(a) -> torch.Tensor:

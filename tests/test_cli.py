@@ -6,9 +6,19 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vizlab.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One thread for this module (restored after): on a busy 2-core machine two OpenMP threads stall."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_explain_writes_one_figure_with_a_panel_per_method(tmp_path, capsys):
