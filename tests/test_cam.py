@@ -419,3 +419,23 @@ def test_score_cam_dead_channels_share_one_pass_exactly():
     assert sum(calls) == 1 + 6 + 1  # the clean pass, 6 live channels, one pass for all 10 dead ones
     ref = _pgc(ScoreCAM, model, "relu2", x, [2])
     assert max_diff(mine, ref) <= TOL
+
+
+def test_cam_explorer_caches_maps_and_reblends(lite0):
+    pytest.importorskip("ipywidgets")
+    from vizlab.widgets import CamExplorer
+    before = model_state(lite0)
+    explorer = CamExplorer(lite0, {"chelsea": "chelsea"}, methods=["grad_cam", "cam"], layers=["head", "blocks.15"])
+    assert [p.index for p in explorer.predictions("chelsea")][:1] == [285]
+    a = explorer.render("chelsea", "grad_cam", 285, "head", alpha=0.0)
+    b = explorer.render("chelsea", "grad_cam", 285, "head", alpha=1.0)
+    assert len(explorer._maps) == 1                       # the opacity does not recompute
+    np.testing.assert_allclose(a, explorer._pictures["chelsea"], atol=1e-6)
+    expected = C.grad_cam(lite0, vz.preprocess(vz.sample_image("chelsea"), lite0), 285, normalize=True)[0]
+    np.testing.assert_allclose(explorer.heatmap("chelsea", "grad_cam", 285, "head"), expected.numpy(), atol=1e-6)
+    assert np.abs(a - b).max() > 0.3
+    widget = explorer.widget
+    explorer.method.value, explorer.layer.value = "cam", "blocks.15"   # CAM there is refused: message, no crash
+    assert "grad_cam" in explorer.info.value
+    assert widget is explorer.widget
+    assert_untouched(lite0, before)
