@@ -121,3 +121,13 @@ def test_unknown_layer_and_unused_layer():
     with pytest.raises(ValueError, match="not called"):
         vz.capture(m, torch.ones(1, 1, 2, 2), "unused")
     assert not any(mod._forward_hooks for mod in m.modules())
+
+
+def test_capture_runs_in_eval_mode_and_restores_training():
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Dropout(0.5), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    m.train()
+    x = torch.randn(1, 3, 8, 8)
+    first, second = (vz.capture(m, x, "1")["1"] for _ in range(2))
+    assert torch.equal(first, second)  # dropout off: no randomness
+    assert all(mod.training for mod in m.modules())

@@ -25,7 +25,8 @@ _LAZY_FUNCTIONS = {
     "features": ["feature_maps", "sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
     "attribution": ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient",
                     "smoothgrad", "integrated_gradients"],
-    "cam": ["cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam"],
+    # vz.cam is the module (vz.cam.cam the function): a package attribute cannot be both.
+    "cam": ["grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam"],
 }
 _LAZY = {name: module for module, names in _LAZY_FUNCTIONS.items() for name in names}
 

@@ -124,12 +124,15 @@ def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]]
     With ``gradients=True`` also returns ``dS/dA`` for each layer output ``A``, where
     ``S = sum_n target(logits)_n`` (``target=None``: the predicted class of each image).
     Images in a batch do not interact in eval mode, so row ``n`` of the gradient is image ``n``'s.
+    The model runs in eval mode (dropout off, batch norm on its running statistics) for the call;
+    its ``training`` flags are restored afterwards.
     """
     check_input(x)
     names = [layers] if isinstance(layers, str) else list(layers)
     modules = {name: find_layer(model, name) for name in names}
     stores: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     with preserve_state(model), forward_hooks((modules[n], _recorder(stores[n])) for n in names):
+        model.eval()
         with torch.set_grad_enabled(gradients):
             inp = x.detach().requires_grad_(True) if gradients else x
             logits = model(inp)
