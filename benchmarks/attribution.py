@@ -6,7 +6,7 @@ from issue 3. Captum overrides only ``nn.ReLU``; for deconvnet / guided backprop
 of the model whose ReLU6 modules are an ``nn.ReLU`` subclass computing the same function, so both
 libraries do the same work (on the model as it is, Captum would silently return the plain gradient).
 
-    python benchmarks/attribution.py [--repeats 5] [--slow-repeats 3] [--threads N]
+    python benchmarks/attribution.py [--repeats 15] [--slow-repeats 3] [--threads N]
 
 On a shared machine, ``--threads 1`` gives steadier numbers: with several threads, one thread
 descheduled by another process stalls the others at every parallel region.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import random
 import statistics
 import time
 import warnings
@@ -52,13 +53,16 @@ def timed(fn) -> float:
 
 
 def interleaved_medians(fns: dict, repeats: int) -> dict:
-    """Median wall time of each function; one warm-up call each, then rounds of one call each."""
+    """Median wall time of each function; one warm-up call each, then rounds of one call each, in a
+    different (seeded) order every round so that no function always follows the same one."""
     for fn in fns.values():
         fn()
     times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(timed(fn))
+    order = list(fns)
+    for r in range(repeats):
+        random.Random(r).shuffle(order)
+        for name in order:
+            times[name].append(timed(fns[name]))
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -79,7 +83,7 @@ def per_image_floor(model, x, target, batch_sizes=(1, 4, 8, 16), repeats=5) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--slow-repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     args = parser.parse_args()
