@@ -411,6 +411,21 @@ def test_model_untouched_after_success_and_after_an_exception(name):
     assert [m.inplace for m in A.rectifiers(model)] == inplace
 
 
+def test_runs_in_eval_mode_and_restores_training_flags():
+    model = random_resnet18(8)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    expected = A.guided_backprop(model, x, [1, 2])          # eval mode
+    model.train()
+    before = model_state(model)
+    assert torch.equal(A.guided_backprop(model, x, [1, 2]), expected)   # not batch statistics
+    assert torch.equal(A.integrated_gradients(model, x, [1, 2], steps=2),
+                       A.integrated_gradients(model.eval(), x, [1, 2], steps=2))
+    model.train()
+    A.smoothgrad(A.saliency, model, x, [1, 2], samples=2)
+    assert_untouched(model, before)
+    assert all(m.training for m in model.modules())
+
+
 def test_model_untouched_after_functional_relu_error():
     class Functional(nn.Module):
         def __init__(self):
