@@ -1,7 +1,6 @@
 """Explorers of the gradient chapters: they show what the library computes, and react to controls."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
