@@ -6,7 +6,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # Put the venv first on PATH so that notebook kernels started by nbval or JupyterLab use it.
 export PATH := $(abspath $(BIN)):$(PATH)
-export MPLBACKEND := Agg
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: test unit notebooks lab bench clean

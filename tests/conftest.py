@@ -1,13 +1,11 @@
 """Shared test set-up: no network for the whole session, small deterministic models."""
 from __future__ import annotations
 
-import os
 import socket
 
 import pytest
 import torch
 
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 _LOCAL = ("127.0.0.1", "localhost", "::1", "")
 
@@ -32,6 +30,18 @@ def no_network():
         yield
     finally:
         socket.socket.connect = real_connect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """One torch thread for the whole test session (restored after): on a busy 2-core machine
+    two OpenMP threads can stall a call for seconds, and one thread makes parity exact."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

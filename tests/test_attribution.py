@@ -16,14 +16,6 @@ from conftest import assert_untouched, model_state, random_resnet18
 captum_attr = pytest.importorskip("captum.attr")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One thread for this module (restored after): on a busy 2-core machine two OpenMP threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 # --------------------------------------------------------------------------------------------
 # Hand-computable nets
 # --------------------------------------------------------------------------------------------

@@ -17,15 +17,6 @@ from conftest import assert_untouched, model_state, random_resnet18
 TOL = 1e-4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One thread for this module (restored after): on a busy 2-core machine two OpenMP threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def minmax(a) -> torch.Tensor:
     """Each map of a batch min-max'ed to [0, 1] and flattened (how the parity is defined)."""
     a = torch.as_tensor(np.asarray(a, dtype=np.float32)) if not isinstance(a, torch.Tensor) else a.detach().float()

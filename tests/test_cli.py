@@ -12,15 +12,6 @@ from PIL import Image
 from vizlab.cli import main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One thread for this module (restored after): on a busy 2-core machine two OpenMP threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_explain_writes_one_figure_with_a_panel_per_method(tmp_path, capsys):
     out = tmp_path / "cat.png"
     assert main(["explain", "chelsea", "--method", "grad_cam", "layer_cam", "--method", "cam", "--out", str(out)]) == 0

@@ -11,15 +11,6 @@ from conftest import assert_untouched, model_state, random_resnet18
 pytest.importorskip("ipywidgets")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One thread for this module (restored after): on a busy 2-core machine two OpenMP threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def net_and_x():
     return random_resnet18(7), torch.randn(1, 3, 48, 48, generator=torch.Generator().manual_seed(0))
