@@ -34,7 +34,6 @@ zeros stays all zeros, never NaN), ``fuse="mean"`` or ``"max"`` for several laye
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Union
 
@@ -43,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import targets as _targets
-from .hooks import capture, check_input, preserve_state
+from .hooks import capture, check_input, eval_mode
 from .models import default_cam_layer, find_layer
 
 Layer = Union[None, str, Sequence[str]]
@@ -70,14 +69,6 @@ class LayerData:
 
 
 WeightRule = Callable[[LayerData], torch.Tensor]
-
-
-@contextlib.contextmanager
-def _inference(model: nn.Module):
-    """eval() for the duration of the call; every flag restored afterwards (also on error)."""
-    with preserve_state(model):
-        model.eval()
-        yield
 
 
 def _fixed_target(target: _targets.Target, logits: torch.Tensor) -> _targets.Target:
@@ -136,7 +127,7 @@ def _class_map(model: nn.Module, x: torch.Tensor, target: _targets.Target, layer
     if len(names) > 1 and not upsample:
         raise ValueError("fusing several layers needs a common resolution: keep upsample=True")
     x = x.detach()
-    with _inference(model):
+    with eval_mode(model):
         cap = capture(model, x, names, target, gradients=gradients)
         maps = []
         for name in names:

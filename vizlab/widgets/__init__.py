@@ -1,7 +1,12 @@
-"""Explorers: ipywidgets controls over cached computations (one file per chapter family)."""
-from .attribution import *  # noqa: F401,F403
-from .cam import *  # noqa: F401,F403
-from .features import *  # noqa: F401,F403
-from . import attribution as _a, cam as _c, features as _f
+"""Explorers: ipywidgets controls over cached computations (one file per chapter family).
 
-__all__ = [*_f.__all__, *_a.__all__, *_c.__all__]
+Each explorer computes once per photo (or per setting it cannot avoid recomputing) and re-renders
+a PNG when a slider moves; ``explorer.render(...)`` returns the same picture as an array, so the
+page still teaches when read without a kernel.
+"""
+from .attribution import DeconvnetExplorer, IntegratedGradientsExplorer, SaliencyExplorer, SmoothGradExplorer
+from .cam import CamExplorer
+from .features import FeatureMapExplorer
+
+__all__ = ["FeatureMapExplorer", "DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer",
+           "IntegratedGradientsExplorer", "CamExplorer"]

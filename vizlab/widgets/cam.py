@@ -5,7 +5,7 @@ slider only blends the cached map over the photo and encodes a small PNG.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
