@@ -119,8 +119,9 @@ def test_class_names(lite0):
     assert vz.class_index(lite0, "espresso") == 967
     with pytest.raises(KeyError, match="several"):
         vz.class_index(lite0, "cat")
-    with pytest.raises(KeyError, match="espresso"):
+    with pytest.raises(KeyError, match="espresso") as err:
         vz.class_index(lite0, "expresso")
+    assert str(err.value).startswith("no class called 'expresso'") and str(err.value).endswith("'")
 
 
 def test_weights_checksum_is_verified(tmp_path, monkeypatch):

@@ -83,7 +83,7 @@ def _target(model, spec: Optional[str]) -> Optional[int]:
     try:
         return models.class_index(model, spec)
     except KeyError as err:
-        raise UsageError(str(err).strip("'\"")) from None
+        raise UsageError(str(err)) from None
 
 
 def explain(args: argparse.Namespace) -> Path:

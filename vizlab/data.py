@@ -56,7 +56,7 @@ def sample_path(name: str) -> Path:
         import difflib
         close = difflib.get_close_matches(name, SAMPLES, n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise KeyError(f"no sample image {name!r}.{hint} Available: {', '.join(SAMPLES)}")
+        raise _models.NotFoundError(f"no sample image {name!r}.{hint} Available: {', '.join(SAMPLES)}")
     sample = SAMPLES[name]
     spec = importlib.util.find_spec(sample.package)  # finds the package without importing it
     if spec is None or not spec.submodule_search_locations:

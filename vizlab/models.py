@@ -83,10 +83,10 @@ def class_index(model: nn.Module, name: str) -> int:
         return partial[0]
     if partial:
         options = ", ".join(f"{i} {cats[i]!r}" for i in partial[:8])
-        raise KeyError(f"class name {name!r} matches several classes: {options}; pick one by index")
+        raise NotFoundError(f"class name {name!r} matches several classes: {options}; pick one by index")
     close = difflib.get_close_matches(name, cats, n=5, cutoff=0.5)
     hint = f"; closest: {', '.join(repr(c) for c in close)}" if close else ""
-    raise KeyError(f"no class called {name!r}{hint}")
+    raise NotFoundError(f"no class called {name!r}{hint}")
 
 
 def _imagenet_if_1000(model: nn.Module) -> tuple:
@@ -324,11 +324,15 @@ def predict(model: nn.Module, x: torch.Tensor, k: int = 5) -> Union[list[Predict
 # Layers by name
 # --------------------------------------------------------------------------------------------
 
-class LayerNotFoundError(KeyError):
-    """An unknown layer name; the message lists the closest names."""
+class NotFoundError(KeyError):
+    """An unknown name (layer, class, sample photo); the message lists the closest names."""
 
     def __str__(self) -> str:  # KeyError would show the repr of the message
         return str(self.args[0])
+
+
+class LayerNotFoundError(NotFoundError):
+    """An unknown layer name."""
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -404,4 +408,4 @@ def default_cam_layer(model: nn.Module) -> str:
 
 
 __all__ = ["load", "available", "info", "ModelInfo", "layers", "layer_names", "find_layer", "default_cam_layer",
-           "class_name", "class_index", "predict", "Prediction", "imagenet_categories", "EfficientNetLite0", "LayerNotFoundError"]
+           "class_name", "class_index", "predict", "Prediction", "imagenet_categories", "EfficientNetLite0", "LayerNotFoundError", "NotFoundError"]
