@@ -21,3 +21,24 @@ def image_widget(array: np.ndarray, width: int = 448):
 def update_image(widget, array: np.ndarray) -> None:
     """Replace the picture in an ``image_widget``."""
     widget.value = plot.to_png(array)
+
+
+class Explorer:
+    """The display plumbing every explorer shares: ``explorer.widget`` builds the ipywidgets box
+    on first use (``_build()`` returns it), and a notebook cell ending in ``explorer`` shows it."""
+
+    _controls = None
+
+    @property
+    def widget(self):
+        """The ipywidgets box (built on first use)."""
+        if self._controls is None:
+            self._controls = self._build()
+        return self._controls
+
+    def _build(self):
+        raise NotImplementedError
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)

@@ -16,7 +16,7 @@ from .. import attribution as A
 from .. import data, plot
 from ..hooks import capture
 from ..models import class_name
-from ._base import image_widget, update_image
+from ._base import Explorer, image_widget, update_image
 
 __all__ = ["DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer", "IntegratedGradientsExplorer"]
 
@@ -55,34 +55,26 @@ def _side_by_side(*pictures: np.ndarray, gap: int = 4) -> np.ndarray:
     return np.concatenate(parts[:-1], axis=1)
 
 
-class _Explorer:
-    """Shared plumbing: a picture, an info line, controls built on first display."""
+class _Explorer(Explorer):
+    """Shared plumbing: a picture, an info line, and the controls of ``_controls_list()``."""
 
     width = 560
-    _controls = None
 
-    @property
-    def widget(self):
-        """The ipywidgets box (built on first use)."""
-        if self._controls is None:
-            import ipywidgets as w
-            controls = self._build()
-            self.picture = image_widget(self._current(), self.width)
-            self.info = w.HTML()
-            for c in controls:
-                c.observe(lambda change: self._refresh(), names="value")
-            self._controls = w.VBox([w.HBox(controls[:2]), *controls[2:], self.picture, self.info])
-            self._refresh()
-        return self._controls
+    def _build(self):
+        import ipywidgets as w
+        controls = self._controls_list()
+        self.picture = image_widget(self._current(), self.width)
+        self.info = w.HTML()
+        for c in controls:
+            c.observe(lambda change: self._refresh(), names="value")
+        box = w.VBox([w.HBox(controls[:2]), *controls[2:], self.picture, self.info])
+        self._controls = box
+        self._refresh()
+        return box
 
     def _refresh(self) -> None:
         update_image(self.picture, self._current())
         self.info.value = self._describe()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
-
 
 class DeconvnetExplorer(_Explorer):
     """Zeiler & Fergus' experiment: pick a layer and one of its channels (ranked by how strongly
@@ -116,7 +108,7 @@ class DeconvnetExplorer(_Explorer):
     def render(self, layer: str, rank: int = 0, rule: str = "deconvnet") -> np.ndarray:
         return _side_by_side(self._photo, picture(self.projection(layer, rank, rule), "rgb"))
 
-    def _build(self):
+    def _controls_list(self):
         import ipywidgets as w
         self.layer = w.Dropdown(options=self.layers, value=self.layers[0], description="layer")
         self.rule = w.ToggleButtons(options=list(("deconvnet", "guided", "backprop")), description="rule")
@@ -160,7 +152,7 @@ class SaliencyExplorer(_Explorer):
     def render(self, method: str, cls: int, display: str = "abs_max") -> np.ndarray:
         return _side_by_side(self._photo, picture(self.attribution(method, cls), display))
 
-    def _build(self):
+    def _controls_list(self):
         import ipywidgets as w
         self.method = w.Dropdown(options=self.methods, value=self.methods[0], description="method")
         self.cls = w.Dropdown(options=[(f"{c} {class_name(self.model, c)}", c) for c in self.classes],
@@ -210,7 +202,7 @@ class SmoothGradExplorer(_Explorer):
     def render(self, noise: float, samples: int, kind: str = "smoothgrad") -> np.ndarray:
         return _side_by_side(self._photo, picture(self.result(noise, samples, kind), self.display_mode))
 
-    def _build(self):
+    def _controls_list(self):
         import ipywidgets as w
         self.noise = w.SelectionSlider(options=self.noise_levels, value=self.noise_levels[min(3, len(self.noise_levels) - 1)],
                                        description="noise", continuous_update=False)
@@ -260,7 +252,7 @@ class IntegratedGradientsExplorer(_Explorer):
         base = np.clip(data.deprocess(self.baseline(baseline), self.model), 0, 1)
         return _side_by_side(self._photo, base, picture(ig, self.display_mode))
 
-    def _build(self):
+    def _controls_list(self):
         import ipywidgets as w
         self.base = w.Dropdown(options=self.baselines, value=self.baselines[0], description="baseline")
         self.method = w.ToggleButtons(options=self.methods, description="rule")

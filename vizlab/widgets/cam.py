@@ -13,14 +13,14 @@ from torch import nn
 
 from .. import data, models, plot
 from .. import cam as _cam
-from ._base import image_widget, update_image
+from ._base import Explorer, image_widget, update_image
 
 __all__ = ["CamExplorer"]
 
 DEFAULT_METHODS = ("grad_cam", "grad_cam_pp", "layer_cam", "cam", "smooth_grad_cam_pp", "score_cam")
 
 
-class CamExplorer:
+class CamExplorer(Explorer):
     """Which part of the photo made the network say *this* class? Pick the method, the class
     (one of the top 5), the layer and the overlay opacity.
 
@@ -129,12 +129,3 @@ class CamExplorer:
         except ValueError as err:  # e.g. CAM at a layer that is not followed by GAP + linear
             update_image(self.picture, self._pictures[self.photo.value])
             self.info.value = f"<span style='color:#b00'>{err}</span>"
-
-    @property
-    def widget(self):
-        """The ipywidgets box (built on first use)."""
-        return self._controls if self._controls is not None else self._build()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)

@@ -13,12 +13,12 @@ from torch import nn
 
 from .. import data, plot
 from ..features import activation_layers, feature_maps
-from ._base import image_widget, update_image
+from ._base import Explorer, image_widget, update_image
 
 __all__ = ["FeatureMapExplorer"]
 
 
-class FeatureMapExplorer:
+class FeatureMapExplorer(Explorer):
     """Layer x channel x normalisation explorer for one photo (``explorer.image = ...`` to change it).
 
     ``channel = -1`` shows every channel of the layer as a grid (the first ``max_channels``);
@@ -109,12 +109,3 @@ class FeatureMapExplorer:
         shape = "x".join(map(str, self.maps(layer).shape))
         what = f"all channels (first {min(n, self.max_channels)})" if channel < 0 else f"channel {channel}"
         self.info.value = f"<code>{layer}</code> output {shape}: {what}"
-
-    @property
-    def widget(self):
-        """The ipywidgets box (built on first use)."""
-        return self._controls if self._controls is not None else self._build()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
