@@ -20,7 +20,8 @@ from .models import class_index, class_name, default_cam_layer, find_layer, info
 __version__ = "0.1.0"
 
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
-_SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli"]
+_SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli",
+               "exercises"]
 _LAZY_FUNCTIONS = {
     "features": ["feature_maps", "sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
     "attribution": ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient",
