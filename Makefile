@@ -1,5 +1,6 @@
 # make test -- build .venv if needed, then unit tests and every notebook (nbval)
 # make lab  -- build .venv if needed, then JupyterLab on notebooks/
+# make student -- the student version of every chapter (nbgrader) in build/student/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: test unit notebooks lab bench clean
+.PHONY: test unit notebooks lab bench clean student
 
 # Re-install only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -31,6 +32,10 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# nbgrader generate_assignment on a copy of notebooks/: solutions -> NotImplementedError, outputs cleared.
+student: $(STAMP)
+	$(BIN)/python course/build_student.py notebooks build/student
 
 clean:
 	rm -rf $(VENV)
