@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# torch-lucent pins an old torch; without its deps (kornia<=0.4.1, decorator, future in [dev]) it runs on ours
+	$(BIN)/python -m pip install --quiet --no-deps torch-lucent
 	@touch $(STAMP)
 
 test: $(STAMP)

@@ -1,0 +1,153 @@
+"""Transformation robustness: small random changes to the image before every step.
+
+An image that excites a channel only at one exact pixel alignment is a fragile, high-frequency
+pattern; asking it to keep working under jitter, scaling and rotation favours shapes the network
+really responds to (Mordvintsev et al. 2015, "Inceptionism"; Olah et al. 2017).
+
+Every transform is a callable ``t(x, generator) -> x`` on a batch ``N x 3 x H x W``, written in
+plain torch so gradients flow through it, and every random draw comes from the
+``torch.Generator`` passed in (never from global state): the same generator gives the same images.
+The whole batch shares one draw per step (as in Lucid), so a batch of N costs one call.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def _choice(options: Sequence, generator: Optional[torch.Generator]):
+    return options[int(torch.randint(len(options), (1,), generator=generator))]
+
+
+class Transform:
+    """Base class: a readable ``repr`` and ``t(x, generator)``."""
+
+    def __call__(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__.lower()}({args})"
+
+
+class pad(Transform):
+    """Pad every side by ``width`` pixels (``mode="constant"`` with ``value``, or ``"reflect"``),
+    so that jitter and rotation do not always cut off the same border."""
+
+    def __init__(self, width: int, mode: str = "constant", value: float = 0.5):
+        self.width, self.mode, self.value = int(width), mode, value
+
+    def __call__(self, x, generator=None):
+        p = [self.width] * 4
+        return F.pad(x, p, mode=self.mode, value=self.value) if self.mode == "constant" else F.pad(x, p, mode=self.mode)
+
+
+class jitter(Transform):
+    """Shift by a random ``0 <= dx, dy < d`` pixels: crop ``x[..., dy:H-d+1+dy, dx:W-d+1+dx]``
+    (Lucid's jitter; the image shrinks by ``d - 1`` pixels)."""
+
+    def __init__(self, d: int):
+        if d < 1:
+            raise ValueError(f"jitter needs d >= 1, got {d}")
+        self.d = int(d)
+
+    def __call__(self, x, generator=None):
+        dx, dy = (int(v) for v in torch.randint(self.d, (2,), generator=generator))
+        h, w = x.shape[-2:]
+        return x[..., dy:h - self.d + 1 + dy, dx:w - self.d + 1 + dx]
+
+
+class random_scale(Transform):
+    """Resize by a factor drawn from ``scales`` (bilinear)."""
+
+    def __init__(self, scales: Sequence[float]):
+        self.scales = [float(s) for s in scales]
+
+    def __call__(self, x, generator=None):
+        s = _choice(self.scales, generator)
+        if s == 1.0:
+            return x
+        h, w = x.shape[-2:]
+        size = (max(1, round(h * s)), max(1, round(w * s)))
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def rotate(x: torch.Tensor, degrees: float, fill: float = 0.5) -> torch.Tensor:
+    """Rotate about the centre by ``degrees`` (bilinear; corners filled with ``fill``)."""
+    if degrees == 0:
+        return x
+    a = math.radians(degrees)
+    n, c, h, w = x.shape
+    theta = torch.tensor([[math.cos(a), -math.sin(a) * h / w, 0.0],
+                          [math.sin(a) * w / h, math.cos(a), 0.0]], device=x.device, dtype=x.dtype)
+    grid = F.affine_grid(theta.expand(n, 2, 3), [n, c, h, w], align_corners=False)
+    return F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+
+
+class random_rotate(Transform):
+    """Rotate by an angle (degrees) drawn from ``angles``."""
+
+    def __init__(self, angles: Sequence[float], fill: float = 0.5):
+        self.angles, self.fill = [float(a) for a in angles], fill
+
+    def __call__(self, x, generator=None):
+        return rotate(x, _choice(self.angles, generator), self.fill)
+
+
+def gaussian_kernel(sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:
+    """1-D Gaussian ``k[i] ~ exp(-i^2 / (2 sigma^2))`` for ``|i| <= ceil(3 sigma)``, summing to 1."""
+    r = max(1, math.ceil(3 * sigma))
+    i = torch.arange(-r, r + 1, device=device, dtype=dtype)
+    k = torch.exp(-i * i / (2 * sigma * sigma))
+    return k / k.sum()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of each channel (reflect padding keeps the border's brightness)."""
+    if sigma <= 0:
+        return x
+    k = gaussian_kernel(sigma, x.device, x.dtype)
+    r, c = len(k) // 2, x.shape[1]
+    x = F.pad(x, [r, r, 0, 0], mode="reflect" if x.shape[-1] > r else "replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.pad(x, [0, 0, r, r], mode="reflect" if x.shape[-2] > r else "replicate")
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+class blur(Transform):
+    """Gaussian blur with standard deviation ``sigma`` pixels (deterministic)."""
+
+    def __init__(self, sigma: float):
+        self.sigma = float(sigma)
+
+    def __call__(self, x, generator=None):
+        return gaussian_blur(x, self.sigma)
+
+
+class compose(Transform):
+    """Apply transforms in order: ``compose([pad(4), jitter(8)])(x, g)``."""
+
+    def __init__(self, transforms: Sequence):
+        self.transforms = list(transforms)
+
+    def __call__(self, x, generator=None):
+        for t in self.transforms:
+            x = t(x, generator)
+        return x
+
+    def __repr__(self) -> str:
+        return f"compose({self.transforms!r})"
+
+
+def standard(scale: float = 1.0) -> list:
+    """Lucent's ``standard_transforms`` (for 224 px images; ``scale`` shrinks pixel sizes for smaller ones)."""
+    s = lambda v: max(1, round(v * scale))
+    return [pad(s(12), value=0.5), jitter(s(8)), random_scale([1 + (i - 5) / 50.0 for i in range(11)]),
+            random_rotate(list(range(-10, 11)) + 5 * [0]), jitter(s(4))]
+
+
+__all__ = ["Transform", "pad", "jitter", "random_scale", "random_rotate", "rotate", "blur", "gaussian_blur",
+           "gaussian_kernel", "compose", "standard"]
