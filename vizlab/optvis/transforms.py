@@ -127,6 +127,18 @@ class blur(Transform):
         return gaussian_blur(x, self.sigma)
 
 
+class resize(Transform):
+    """Resize to ``size x size`` (bilinear), e.g. last in a list so the model always sees one size."""
+
+    def __init__(self, size: int):
+        self.size = int(size)
+
+    def __call__(self, x, generator=None):
+        if x.shape[-2:] == (self.size, self.size):
+            return x
+        return F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+
+
 class compose(Transform):
     """Apply transforms in order: ``compose([pad(4), jitter(8)])(x, g)``."""
 
@@ -150,4 +162,4 @@ def standard(scale: float = 1.0) -> list:
 
 
 __all__ = ["Transform", "pad", "jitter", "random_scale", "random_rotate", "rotate", "blur", "gaussian_blur",
-           "gaussian_kernel", "compose", "standard"]
+           "gaussian_kernel", "resize", "compose", "standard"]

@@ -7,6 +7,7 @@ page still teaches when read without a kernel.
 from .attribution import DeconvnetExplorer, IntegratedGradientsExplorer, SaliencyExplorer, SmoothGradExplorer
 from .cam import CamExplorer
 from .features import FeatureMapExplorer
+from .optvis import ActivationMaxExplorer
 
 __all__ = ["FeatureMapExplorer", "DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer",
-           "IntegratedGradientsExplorer", "CamExplorer"]
+           "IntegratedGradientsExplorer", "CamExplorer", "ActivationMaxExplorer"]

@@ -1,0 +1,80 @@
+"""ActivationMaxExplorer: renders a block of channels in one batch, caches it, re-renders cheaply."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import vizlab as vz
+from vizlab.widgets import optvis as W
+
+from conftest import assert_untouched, model_state
+
+
+@pytest.fixture(scope="module")
+def small():
+    torch.manual_seed(0)
+    return vz.load("efficientnet_lite0", pretrained=False).eval()
+
+
+@pytest.fixture
+def count_renders(monkeypatch):
+    calls = []
+    real = W.render
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["param"].shape[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(W, "render", counting)
+    return calls
+
+
+def test_a_block_renders_once_and_slider_moves_are_cached(small, count_renders):
+    before = model_state(small)
+    ex = W.ActivationMaxExplorer(small, ["blocks.1", "blocks.3"], size=24, steps=3, block=4)
+    assert ex.channels("blocks.1") == 24 and ex.channels("blocks.3") == 40
+    a = ex.render("blocks.1", 1)
+    assert a.shape == (24, 24, 3) and 0 <= a.min() and a.max() <= 1
+    for c in range(4):
+        ex.render("blocks.1", c)
+    assert count_renders == [4]  # one batch of 4 channels
+    ex.render("blocks.1", 5)
+    ex.render("blocks.1", 2, "naive")
+    assert count_renders == [4, 4, 4]
+    assert np.array_equal(ex.render("blocks.1", 1), a)
+    assert_untouched(small, before)
+
+
+def test_batched_block_equals_rendering_the_channel_alone(small):
+    """Image i of the batch is optimised for channel first + i only: the same as a batch of one."""
+    big = W.ActivationMaxExplorer(small, ["blocks.2"], size=24, steps=3, block=4)
+    one = W.ActivationMaxExplorer(small, ["blocks.2"], size=24, steps=3, block=1)
+    # Same start only for image 0 of the block (the generator draws the whole batch at once).
+    assert np.allclose(big.render("blocks.2", 0, "naive"), one.render("blocks.2", 0, "naive"), atol=1e-4)
+
+
+def test_widget_moves_use_the_cache(small, count_renders):
+    pytest.importorskip("ipywidgets")
+    ex = W.ActivationMaxExplorer(small, ["blocks.1", "blocks.3"], size=24, steps=2, block=4)
+    ex.widget
+    assert count_renders == [4]
+    png = ex.picture.value
+    ex.channel.value = 3
+    assert count_renders == [4] and ex.picture.value != png
+    assert "channel 3 of 24" in ex.info.value
+    assert ex._bar.value == 2  # the progress bar followed the render
+    ex.layer.value = "blocks.3"
+    assert count_renders == [4, 4]
+
+
+def test_errors_teach(small):
+    ex = W.ActivationMaxExplorer(small, ["blocks.1"], size=24, steps=1, block=2)
+    with pytest.raises(IndexError, match="24 channels"):
+        ex.render("blocks.1", 30)
+    with pytest.raises(KeyError, match="blocks.1"):
+        ex.render("blocks.9", 0)
+    with pytest.raises(ValueError, match="parameterisation"):
+        ex.render("blocks.1", 0, "wavelets")
+    with pytest.raises(ValueError, match="layers"):
+        W.ActivationMaxExplorer(small, [])
