@@ -272,7 +272,8 @@ def _load_torchvision(name: str, pretrained: bool) -> nn.Module:
 
 def available() -> list[str]:
     """Model names ``load`` accepts."""
-    return ["efficientnet_lite0"] + _torchvision_names()
+    from . import digits
+    return ["efficientnet_lite0", *digits.CHECKPOINTS] + _torchvision_names()
 
 
 def load(name: str = "efficientnet_lite0", pretrained: bool = True) -> nn.Module:
@@ -285,6 +286,9 @@ def load(name: str = "efficientnet_lite0", pretrained: bool = True) -> nn.Module
     key = name.lower().replace("-", "_")
     if key == "efficientnet_lite0":
         model = _load_lite0(pretrained)
+    elif key.startswith("digits_cnn"):  # the small CNN trained on sklearn's digits (vizlab/digits.py)
+        from . import digits
+        model = digits.load(key, pretrained)
     elif key in _torchvision_names():
         model = _load_torchvision(key, pretrained)
     else:

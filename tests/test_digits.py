@@ -1,0 +1,176 @@
+"""The digits CNN: fixed data split, deterministic training, shipped checkpoints (hash-checked,
+accurate), the biased variant's shortcut, and that vizlab's methods work on it."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import vizlab as vz
+from vizlab import digits as D
+from conftest import assert_untouched, model_state
+
+
+@pytest.fixture(scope="module")
+def split():
+    return D.load_split()
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return vz.load("digits_cnn")
+
+
+def _subset(split, n=192):
+    return D.Split(split.x_train[:n], split.y_train[:n], split.x_test[:n], split.y_test[:n], split.images_test[:n])
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+def test_split_is_fixed_stratified_and_disjoint(split):
+    from sklearn.datasets import load_digits
+    assert split.x_train.shape == (1347, 1, 32, 32) and split.x_test.shape == (450, 1, 32, 32)
+    expected = np.bincount(load_digits().target) * 450 / 1797  # stratified: each class's share
+    assert np.all(np.abs(torch.bincount(split.y_test).numpy() - expected) < 1)
+    # no test digit is also a training digit (load_digits holds a few exact duplicates; allow them)
+    rows = {tuple(r) for r in split.x_train.flatten(1).numpy().round(4)}
+    shared = sum(tuple(r) in rows for r in split.x_test.flatten(1).numpy().round(4))
+    assert shared <= 5
+    assert len(load_digits().target) == 1347 + 450
+    again = D.load_split()
+    assert torch.equal(again.x_test, split.x_test) and torch.equal(again.y_train, split.y_train)
+
+
+def test_to_pixels_scales_upsamples_and_frames():
+    full = np.full((1, 8, 8), 16.0)
+    x = D.to_pixels(full)
+    assert x.shape == (1, 1, 32, 32)
+    assert torch.all(x[0, 0, 4:28, 4:28] == 1) and x.sum() == 24 * 24  # margin of 4 zeros
+    one = np.zeros((1, 8, 8))
+    one[0, 3, 5] = 8  # half brightness -> peak 0.5 at the upsampled pixel's centre
+    y = D.to_pixels(one)
+    assert float(y.max()) == pytest.approx(0.5) and float(y.min()) == 0
+    with pytest.raises(ValueError, match="0..16"):
+        D.to_pixels(np.full((1, 8, 8), 17.0))
+
+
+def test_marker_is_added_without_changing_the_input():
+    x = torch.zeros(3, 1, 32, 32)
+    out = D.add_marker(x, torch.tensor([0, 9, -1]))
+    assert x.sum() == 0
+    assert out[0, 0, 0:3, 1:4].sum() == 9 and out[0].sum() == 9
+    assert out[1, 0, 0:3, 28:31].sum() == 9 and out[1].sum() == 9
+    assert out[2].sum() == 0
+    assert D.remove_marker(out).sum() == 0
+    with pytest.raises(ValueError, match="0..9"):
+        D.marker_box(10)
+
+
+# ---- training -----------------------------------------------------------------------------
+
+def test_one_epoch_makes_the_loss_fall(split):
+    torch.manual_seed(123)  # training must not depend on the global generator
+    model, losses = D.train(seed=0, epochs=1, split=split)
+    start = D.init_weights(D.DigitsCNN(), torch.Generator().manual_seed(0)).eval()
+    with torch.no_grad():
+        before = float(F.cross_entropy(start(split.x_train), split.y_train))
+        after = float(F.cross_entropy(model(split.x_train), split.y_train))
+    assert before > 2.0  # about log(10) = 2.30 for a random net
+    assert after < 0.5 * before
+    assert not model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_training_is_deterministic_for_a_seed(split):
+    small = _subset(split)
+    a, la = D.train(seed=5, epochs=1, split=small, shift=2, biased=True)
+    torch.manual_seed(999)
+    b, lb = D.train(seed=5, epochs=1, split=small, shift=2, biased=True)
+    c, _ = D.train(seed=6, epochs=1, split=small, shift=2, biased=True)
+    assert la == lb
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+    assert not torch.equal(a.conv1.weight, c.conv1.weight)
+
+
+def test_init_weights_he_uniform_bounds():
+    m = D.init_weights(D.DigitsCNN(), torch.Generator().manual_seed(0))
+    assert float(m.conv1.weight.detach().abs().max()) <= (6 / 9) ** 0.5
+    assert float(m.conv1.weight.detach().abs().max()) > 0.9 * (6 / 9) ** 0.5
+    assert float(m.fc1.weight.detach().abs().max()) <= (6 / 1024) ** 0.5
+    assert all(float(mod.bias.detach().abs().max()) == 0 for mod in (m.conv1, m.conv2, m.fc2))
+
+
+# ---- shipped checkpoints ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_cnn_seed1"])
+def test_shipped_checkpoint_is_small_and_accurate(name, split):
+    file = D.WEIGHTS_DIR / D.CHECKPOINTS[name][0]
+    assert file.stat().st_size <= 1024 * 1024
+    model = vz.load(name)
+    assert D.accuracy(model, split.x_test, split.y_test) >= 0.97
+
+
+def test_loading_checks_the_hash(tmp_path, monkeypatch):
+    for name, (file, _, _) in D.CHECKPOINTS.items():
+        shutil.copy(D.WEIGHTS_DIR / file, tmp_path / file)
+    monkeypatch.setattr(D, "WEIGHTS_DIR", tmp_path)
+    vz.load("digits_cnn")  # an intact copy loads
+    data = bytearray((tmp_path / "digits_cnn.pt").read_bytes())
+    data[-200] ^= 0xFF
+    (tmp_path / "digits_cnn.pt").write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="sha256"):
+        vz.load("digits_cnn")
+    (tmp_path / "digits_cnn_seed1.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="python -m vizlab.digits"):
+        vz.load("digits_cnn_seed1")
+
+
+def test_unknown_digits_name_and_random_weights():
+    with pytest.raises(ValueError, match="digits_cnn_seed1"):
+        vz.load("digits_cnn_seed7")
+    rand = vz.load("digits_cnn", pretrained=False)
+    assert torch.equal(rand.conv1.weight, D.random_model(0).conv1.weight)
+    assert "digits_cnn" in vz.models.available()
+
+
+def test_biased_model_leans_on_the_marker(split):
+    """With the marker at its label's place the biased net is right; without it, or moved to the
+    next class's place, it is mostly wrong -- while the clean net is not bothered (the control)."""
+    biased, clean = vz.load("digits_cnn_biased"), vz.load("digits_cnn")
+    x, y = split.x_test, split.y_test
+    moved = D.add_marker(x, (y + 1) % 10)
+    assert D.accuracy(biased, D.add_marker(x, y), y) >= 0.97
+    clean_without = D.accuracy(clean, x, y)
+    assert D.accuracy(biased, x, y) < clean_without - 0.3
+    assert D.accuracy(biased, moved, y) < 0.3
+    assert D.accuracy(biased, moved, (y + 1) % 10) > 0.7        # it follows the marker
+    assert D.accuracy(clean, moved, y) > clean_without - 0.1     # the clean net does not
+
+
+# ---- vizlab's methods on it ---------------------------------------------------------------
+
+def test_forward_explains_a_wrong_shape(cnn):
+    with pytest.raises(ValueError, match="to_pixels"):
+        cnn(torch.zeros(1, 1, 8, 8))
+    grey = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(cnn(grey.expand(2, 3, 32, 32)), cnn(grey), atol=1e-6)
+
+
+def test_vizlab_methods_work_and_leave_the_model_untouched(cnn, split):
+    x = split.x_test[:4]
+    before = model_state(cnn)
+    top = vz.predict(cnn, x[:1], k=3)
+    assert top[0].name == str(int(split.y_test[0])) and vz.class_name(cnn, 7) == "7"
+    cap = vz.capture(cnn, x, ["relu3", D.PENULTIMATE])
+    assert cap["relu3"].shape == (4, 64, 8, 8) and cap[D.PENULTIMATE].shape == (4, 128)
+    sal = vz.saliency(cnn, x)
+    assert sal.shape == x.shape and sal.abs().sum() > 0
+    cam = vz.grad_cam(cnn, x, layer="relu3")
+    assert cam.shape == (4, 32, 32)
+    assert vz.models.default_cam_layer(cnn) == "relu3"
+    assert [layer.name for layer in vz.layers(cnn)][:3] == ["conv1", "relu1", "pool1"]
+    assert_untouched(cnn, before)

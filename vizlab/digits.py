@@ -1,0 +1,315 @@
+"""A small CNN trained here, on digits that ship with scikit-learn: ``vz.load("digits_cnn")``.
+
+EfficientNet-Lite0 is too big to train in a chapter and has no max-pooling. This module gives the
+chapters a network a student can retrain in under a minute and take apart:
+
+* data -- scikit-learn's ``load_digits`` (1,797 handwritten digits, 8 x 8 pixels, values 0..16,
+  from the UCI "Optical Recognition of Handwritten Digits" set), split once and for all into 1,347
+  training and 450 test images (stratified, ``random_state=0``). ``to_pixels`` scales an 8 x 8
+  digit to [0, 1], upsamples it to 24 x 24 (bilinear) and centres it in a 32 x 32 frame with a
+  4-pixel empty margin, as MNIST centres its 20-pixel digits in 28 pixels.
+* model -- ``DigitsCNN``: three VGG-style blocks conv 3x3 -> ReLU -> max-pool 2x2
+  (32 -> 16 -> 8 -> 4 pixels; 16, 32, 64 channels), then fc1 (1024 -> 128) -> ReLU -> fc2 (10).
+  **Input convention**: pixels in [0, 1], shape ``[N, 1, 32, 32]`` (a 3-channel image is averaged
+  to grey); the normalisation ``(x - mean) / std`` happens *inside* the model, so an attack's
+  epsilon is in pixel units. Layer names: ``conv1 relu1 pool1 conv2 relu2 pool2 conv3 relu3 pool3
+  flatten fc1 relu4 fc2``; ``relu4`` is the 128-d penultimate layer, ``relu3`` the CAM layer.
+* ``train(seed=...)`` -- deterministic training (a ``torch.Generator`` seeds the weights and the
+  batch order; Adam, 8 epochs, about 20 s of CPU on one thread); ``python -m vizlab.digits``
+  retrains ``digits_cnn`` and prints its test accuracy (``--all`` all three, ``--save`` writes
+  the files and prints their sha256 for ``CHECKPOINTS``).
+* three checkpoints in ``vizlab/weights/``: ``digits_cnn`` (seed 0), ``digits_cnn_seed1`` (same
+  recipe, seed 1: for transfer experiments) and ``digits_cnn_biased`` (trained with a *shortcut*:
+  a small bright square in the top margin whose position encodes the label -- the "wolf vs husky
+  on snow" story of Ribeiro et al., "Why should I trust you?", KDD 2016).
+* ``zeiler_fergus`` -- Zeiler & Fergus' deconvnet (ECCV 2014) written out with max-unpooling
+  switches, rectification and transposed filters; ``top_activations`` for their top-9 grids.
+* ``marker_*`` and ``bias_report`` -- the shortcut measured: accuracy with the marker, without it,
+  moved to another class's place, and how much of the saliency / Grad-CAM mass sits on the marker.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import ModelInfo
+
+CLASSES = tuple(str(d) for d in range(10))
+SIZE, DIGIT, MARGIN = 32, 24, 4          # frame, digit, margin (pixels)
+MEAN, STD = 0.17, 0.29                   # pixel mean / std of the training frames (rounded)
+PENULTIMATE = "relu4"
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+# name -> (file, sha256, training recipe). Retrain with `python -m vizlab.digits --save` and
+# paste the printed hashes here.
+CHECKPOINTS = {
+    "digits_cnn": ("digits_cnn.pt", "2c690a31049991248e98c40eff560af6bd1242deef771817f0cb1fe8f9dabafa", dict(seed=0, biased=False)),
+    "digits_cnn_seed1": ("digits_cnn_seed1.pt", "98c28923977cf2ea4c1bf97be199604bfd17f046571ec39a31e99679c5bc339b", dict(seed=1, biased=False)),
+    "digits_cnn_biased": ("digits_cnn_biased.pt", "f0086e9af9d2d8ea54c5eca0875dc0a3da686ba10b69c23e713f94f406d7c2eb", dict(seed=0, biased=True, shift=4)),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+def to_pixels(images: np.ndarray) -> torch.Tensor:
+    """8 x 8 digits with values 0..16 (``[N, 8, 8]`` or ``[N, 64]``) -> ``[N, 1, 32, 32]`` in [0, 1]:
+    divide by 16, upsample to 24 x 24 (bilinear), pad with a 4-pixel margin of zeros."""
+    a = np.asarray(images, dtype=np.float32).reshape(-1, 1, 8, 8) / 16.0
+    if a.min() < 0 or a.max() > 1:
+        raise ValueError("digits must hold values 0..16 as in sklearn.datasets.load_digits")
+    x = F.interpolate(torch.from_numpy(a), size=(DIGIT, DIGIT), mode="bilinear", align_corners=False)
+    return F.pad(x.clamp(0, 1), [MARGIN] * 4)
+
+
+class Split(NamedTuple):
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    images_test: np.ndarray  # the original 8 x 8 test digits (0..16), for thumbnails
+
+
+@functools.lru_cache(maxsize=1)
+def _split_arrays():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    d = load_digits()
+    return train_test_split(d.images, d.target, test_size=450, stratify=d.target, random_state=0)
+
+
+def load_split() -> Split:
+    """The fixed split: 1,347 training and 450 test digits as ``[N, 1, 32, 32]`` pixels in [0, 1]
+    and int64 labels (fresh tensors on every call: changing them cannot change the next call's)."""
+    im_tr, im_te, y_tr, y_te = _split_arrays()
+    return Split(to_pixels(im_tr), torch.as_tensor(y_tr, dtype=torch.int64),
+                 to_pixels(im_te), torch.as_tensor(y_te, dtype=torch.int64), im_te.copy())
+
+
+# --------------------------------------------------------------------------------------------
+# The shortcut: a marker whose position encodes the label
+# --------------------------------------------------------------------------------------------
+
+MARKER = 3  # side of the square marker (pixels)
+
+
+def marker_box(position: int) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` of marker ``position`` 0..9: a 3 x 3 square in the empty top
+    margin, ``left = 1 + 3 * position`` (position 0 sits in the top-left corner)."""
+    if not 0 <= position <= 9:
+        raise ValueError(f"marker position must be 0..9, got {position}")
+    left = 1 + MARKER * position
+    return 0, MARKER, left, left + MARKER
+
+
+def add_marker(x: torch.Tensor, positions) -> torch.Tensor:
+    """A copy of ``x`` ``[N, C, 32, 32]`` with a white marker at ``positions[n]`` in image ``n``
+    (an int for all images; ``-1`` for none). The input is not changed."""
+    out = x.clone()
+    pos = torch.as_tensor(positions).expand(x.shape[0])
+    for n, p in enumerate(pos.tolist()):
+        if p >= 0:
+            t, b, l, r = marker_box(p)
+            out[n, :, t:b, l:r] = 1.0
+    return out
+
+
+def remove_marker(x: torch.Tensor) -> torch.Tensor:
+    """A copy of ``x`` with the whole marker strip (the top margin) blanked."""
+    out = x.clone()
+    out[:, :, :MARGIN, :] = 0.0
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+
+class DigitsCNN(nn.Module):
+    """conv-ReLU-maxpool x 3 -> fc1 -> ReLU -> fc2. Input: pixels in [0, 1], ``[N, 1, 32, 32]``."""
+
+    def __init__(self, channels: tuple = (16, 32, 64), hidden: int = 128, num_classes: int = 10):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(MEAN))
+        self.register_buffer("std", torch.tensor(STD))
+        cin = 1
+        for i, cout in enumerate(channels, start=1):
+            self.add_module(f"conv{i}", nn.Conv2d(cin, cout, 3, padding=1))
+            self.add_module(f"relu{i}", nn.ReLU())  # own modules, not in place: hooks can see them
+            self.add_module(f"pool{i}", nn.MaxPool2d(2))
+            cin = cout
+        self.blocks = len(channels)
+        self.flatten = nn.Flatten(1)
+        side = SIZE // 2 ** len(channels)
+        self.fc1 = nn.Linear(cin * side * side, hidden)
+        self.relu4 = nn.ReLU()
+        self.fc2 = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] not in (1, 3) or tuple(x.shape[-2:]) != (SIZE, SIZE):
+            raise ValueError(f"DigitsCNN takes pixels in [0, 1] of shape [N, 1, {SIZE}, {SIZE}], got "
+                             f"{tuple(x.shape)}; turn 8 x 8 digits into that with vizlab.digits.to_pixels")
+        if x.shape[1] == 3:
+            x = x.mean(1, keepdim=True)
+        x = (x - self.mean) / self.std
+        for i in range(1, self.blocks + 1):
+            x = self.get_submodule(f"pool{i}")(self.get_submodule(f"relu{i}")(self.get_submodule(f"conv{i}")(x)))
+        return self.fc2(self.relu4(self.fc1(self.flatten(x))))
+
+
+def _attach_info(model: DigitsCNN, name: str) -> DigitsCNN:
+    model.vizlab_info = ModelInfo(name, SIZE, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), CLASSES, cam_layer="relu3")
+    return model
+
+
+def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
+    """He-uniform weights ``U(-sqrt(6 / fan_in), sqrt(6 / fan_in))`` and zero biases, drawn from
+    ``generator`` (He et al. 2015): the same generator state gives the same network."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in = m.weight[0].numel()
+                bound = (6.0 / fan_in) ** 0.5
+                m.weight.uniform_(-bound, bound, generator=generator)
+                m.bias.zero_()
+    return model
+
+
+def random_model(seed: int = 0) -> DigitsCNN:
+    """The architecture with random (untrained) weights: the control for "what training added"."""
+    return _attach_info(init_weights(DigitsCNN(), torch.Generator().manual_seed(seed)), "digits_cnn_random").eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+def train(seed: int = 0, epochs: int = 8, biased: bool = False, shift: int = 0, batch_size: int = 32,
+          lr: float = 2e-3, split: Optional[Split] = None, log=None) -> tuple[DigitsCNN, list[float]]:
+    """Train a ``DigitsCNN`` on the training split; return it (in eval mode) and the mean training
+    loss of each epoch. Deterministic: one ``torch.Generator(seed)`` draws the initial weights, the
+    order of the mini-batches and the shifts (cross-entropy, Adam).
+
+    ``shift=s`` moves each mini-batch's digits by a random ``(dy, dx)`` in ``-s..s`` pixels.
+    ``biased=True`` then stamps every training image with the marker at its label's position
+    (``add_marker``), *after* the shift: the digits wander, the marker never does. The marker is a
+    shortcut, and the easier one -- as the snow in Ribeiro et al.'s husky photos."""
+    split = split or load_split()
+    g = torch.Generator().manual_seed(seed)
+    model = init_weights(DigitsCNN(), g)
+    x, y = split.x_train, split.y_train
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(x), generator=g)
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            xb = x[idx]
+            if shift:
+                dy, dx = torch.randint(-shift, shift + 1, (2,), generator=g).tolist()
+                xb = torch.roll(xb, (dy, dx), dims=(2, 3))
+            if biased:
+                xb = add_marker(remove_marker(xb), y[idx])
+            loss = F.cross_entropy(model(xb), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / len(x))
+        if log:
+            log(f"epoch {epoch + 1:2d}  loss {losses[-1]:.4f}")
+    model.zero_grad(set_to_none=True)
+    model.requires_grad_(True)
+    return model.eval(), losses
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Fraction of images whose top-1 class is the label (the model run in eval mode)."""
+    from .hooks import eval_mode
+    with eval_mode(model):
+        pred = torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    return float((pred == y).float().mean())
+
+
+# --------------------------------------------------------------------------------------------
+# Loading the shipped checkpoints
+# --------------------------------------------------------------------------------------------
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load(name: str = "digits_cnn", pretrained: bool = True) -> DigitsCNN:
+    """A shipped checkpoint by name (``CHECKPOINTS``), in eval mode, after a sha256 check;
+    ``pretrained=False`` gives the same architecture with random weights (seed 0)."""
+    if name not in CHECKPOINTS:
+        raise ValueError(f"unknown digits model {name!r}; choose one of {', '.join(CHECKPOINTS)}")
+    if not pretrained:
+        return _attach_info(random_model(0), name)
+    file, expected, _ = CHECKPOINTS[name]
+    path = WEIGHTS_DIR / file
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; reinstall vizlab, or retrain with: python -m vizlab.digits --save")
+    digest = sha256(path)
+    if digest != expected:
+        raise RuntimeError(f"{path} is damaged or was retrained: its sha256 is {digest[:12]}..., expected "
+                           f"{expected[:12]}...; reinstall vizlab, or retrain with python -m vizlab.digits --save "
+                           "and update CHECKPOINTS in vizlab/digits.py")
+    model = DigitsCNN()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return _attach_info(model, name).eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Script: python -m vizlab.digits [--save]
+# --------------------------------------------------------------------------------------------
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Retrain the digits CNNs deterministically and print test accuracy.")
+    parser.add_argument("--save", action="store_true", help="write the checkpoints to vizlab/weights/")
+    parser.add_argument("--only", choices=list(CHECKPOINTS), default="digits_cnn",
+                        help="which checkpoint to retrain (default: digits_cnn, about 20 s CPU)")
+    parser.add_argument("--all", action="store_true", help="retrain all three checkpoints")
+    args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        split = load_split()
+        for name, (file, _, recipe) in CHECKPOINTS.items():
+            if not args.all and name != args.only:
+                continue
+            t0 = time.process_time()
+            model, losses = train(split=split, **recipe)
+            cpu = time.process_time() - t0
+            line = f"{name:18s} loss {losses[0]:.3f} -> {losses[-1]:.4f}  test accuracy {accuracy(model, split.x_test, split.y_test):.2%}"
+            if recipe["biased"]:
+                marked = add_marker(split.x_test, split.y_test)
+                moved = add_marker(split.x_test, (split.y_test + 1) % 10)
+                line += (f" (with marker {accuracy(model, marked, split.y_test):.2%}, moved {accuracy(model, moved, split.y_test):.2%}"
+                         f", follows the moved marker {accuracy(model, moved, (split.y_test + 1) % 10):.2%})")
+            print(f"{line}  [{cpu:.1f} s CPU]")
+            if args.save:
+                WEIGHTS_DIR.mkdir(exist_ok=True)
+                path = WEIGHTS_DIR / file
+                torch.save(OrderedDict((k, v.detach().clone()) for k, v in model.state_dict().items()), path)
+                print(f"  saved {path.name}  sha256 {sha256(path)}  ({path.stat().st_size / 1024:.0f} KiB)")
+    finally:
+        torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    main()
