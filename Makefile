@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# torch-lucent pins an old torch; without its deps (kornia<=0.4.1, decorator, future in [dev]) it runs on ours
 	$(BIN)/python -m pip install --quiet --no-deps torch-lucent
+	# torchattacks (adversarial parity tests, benchmark) pins requests~=2.25.1, older than jupyterlab-server's;
+	# its real needs (torch, torchvision, numpy, scipy, tqdm) are already installed
+	$(BIN)/python -m pip install --quiet --no-deps torchattacks==3.5.1
 	@touch $(STAMP)
 
 test: $(STAMP)
