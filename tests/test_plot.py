@@ -52,3 +52,18 @@ def test_drawing_functions_take_and_return_ax():
     axs = plot.image_grid([np.zeros((4, 4))] * 3, titles=list("abc"), ncols=2)
     assert axs.shape == (2, 2) and not axs[1, 1].axison
     plt.close("all")
+
+
+def test_separators_can_stay_out_of_the_colour_scale():
+    maps = np.stack([np.full((2, 2), 1.0), np.array([[0, 1], [2, 3.0]])])
+    tiles = plot.tile_channels(maps, ncols=2, normalization="channel", padding=1, fill=np.nan)
+    assert np.isnan(tiles[:, 2]).all() and not np.isnan(np.delete(tiles, 2, axis=1)).any()
+    rgb = plot.colorize(tiles, "viridis", normalized=True)
+    assert np.allclose(rgb[:, 2], plot.BACKGROUND)
+    assert np.allclose(rgb[1, 4], matplotlib.colormaps["viridis"](1.0)[:3])      # the data keeps its colour
+    fig, ax = plt.subplots()
+    plot.channel_grid(torch.zeros(1, 4, 3, 3), ax=ax)
+    drawn = ax.images[0].make_image(fig.canvas.get_renderer(), unsampled=True)[0]
+    top = np.array(matplotlib.colormaps["viridis"](1.0)) * 255
+    assert not np.all(np.abs(drawn[..., :3].reshape(-1, 3) - top[:3]) < 2, axis=1).any()  # nothing in the top colour
+    plt.close("all")

@@ -1,5 +1,8 @@
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 import vizlab as vz
 from vizlab import plot
@@ -51,3 +54,45 @@ def test_new_photo_recomputes_once(explorer, lite0):
 def test_unknown_layer(explorer):
     with pytest.raises(KeyError, match="stem.act"):
         explorer.maps("stem")
+
+
+def test_grid_separators_are_background_not_the_top_colour(explorer):
+    grid = explorer.render("head.act", -1)          # 64 tiles of 7x7, 8 per row, 1 px separators
+    top = np.array(plot.colorize(np.ones((1, 1)), "viridis", normalized=True)[0, 0])
+    sep = grid[7, :, :]                                # the first horizontal separator row
+    assert np.allclose(sep, plot.BACKGROUND)
+    assert not np.isclose(grid, top).all(-1)[7].any()
+    maps = explorer.maps("head.act")[:64]
+    tile = grid[8:15, 16:23]                           # tile (row 1, col 2) = channel 10, own range
+    assert np.allclose(tile, plot.colorize(plot.normalize(maps[10]), "viridis", normalized=True))
+
+
+def test_dead_channels_are_named_and_a_channel_can_be_typed(explorer):
+    w = explorer.widget
+    maps = explorer.maps("head.act")
+    flat = maps.reshape(len(maps), -1)
+    dead = np.flatnonzero(flat.max(1) == flat.min(1))
+    assert np.array_equal(explorer.dead_channels("head.act"), dead) and len(dead) > 0
+    explorer.layer.value = "head.act"
+    explorer.channel.value = -1
+    assert f"{int((dead < 64).sum())} of these 64 channels are all zero" in explorer.info.value
+    explorer.channel_box.value = int(dead[0])          # typed in the box: the slider follows
+    assert explorer.channel.value == int(dead[0]) and "nothing to see" in explorer.info.value
+    live = int(np.setdiff1d(np.arange(len(maps)), dead)[0])
+    explorer.channel.value = live
+    assert explorer.channel_box.value == live and "nothing to see" not in explorer.info.value
+    explorer.layer.value = "stem.act"
+    assert explorer.channel_box.max == 31 == explorer.channel.max
+    assert w is explorer.widget
+
+
+def test_picture_is_shown_at_display_size(explorer):
+    explorer.widget
+    explorer.layer.value = "head.act"
+    explorer.channel.value = 0                         # a 7x7 map: 64x enlarged = 448 px, no soft stretch
+    img = Image.open(io.BytesIO(explorer.picture.value))
+    assert img.size == (448, 448) and explorer.picture.layout.width == "448px"
+    assert "activation of channel 0" in explorer.legend.value
+    explorer.normalization.value = "shared"
+    assert "one scale for the whole layer" in explorer.legend.value
+    explorer.normalization.value = "channel"

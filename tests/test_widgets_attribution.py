@@ -1,6 +1,7 @@
 """Explorers of the gradient chapters: they show what the library computes, and react to controls."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -73,3 +74,46 @@ def test_saliency_explorer_and_ig_explorer(net_and_x):
     assert "completeness error" in ig_ex.info.value
     with pytest.raises(ValueError, match="one photo"):
         W.SaliencyExplorer(model, torch.cat([x, x]))
+
+
+def test_deconvnet_explorer_opens_where_the_rules_differ_and_says_why_they_may_not(lite0, chelsea_x):
+    before = model_state(lite0)
+    layers = ["stem.bn", "blocks.1", "blocks.5", "head.bn"]
+    ex = W.DeconvnetExplorer(lite0, chelsea_x, layers, max_rank=2)
+    assert [ex.rules_differ(name) for name in layers] == [False, True, True, True]
+    assert ex.start_layer == "blocks.5"                # the middle of the layers with a ReLU before them
+    ex.widget
+    assert ex.layer.value == "blocks.5" and "No ReLU" not in ex.info.value
+    shown = ex.picture.value
+    ex.rule.value = "guided"
+    assert ex.picture.value != shown
+    ex.layer.value = "stem.bn"
+    assert "No ReLU runs before" in ex.info.value
+    same = [ex.projection("stem.bn", 0, rule) for rule in ("deconvnet", "guided", "backprop")]
+    assert torch.equal(same[0], same[1]) and torch.equal(same[0], same[2])
+    top, left, size = W.peak_window(ex.projection("blocks.5", 0, "deconvnet"))
+    ex.layer.value, ex.rule.value = "blocks.5", "deconvnet"
+    assert f"{size}x{size} px window" in ex.info.value
+    pic = ex.render("blocks.5", 0, "deconvnet")
+    assert pic.shape == (224, 3 * 224 + 8, 3)
+    photo = ex._photo
+    assert np.allclose(pic[:, :224][top + 5, left + 5], photo[top + 5, left + 5])   # inside the box: the photo
+    assert np.allclose(pic[top, left + 5], (1.0, 0.85, 0.0))                        # the box's edge
+    with pytest.raises(ValueError, match="not one of layers"):
+        W.DeconvnetExplorer(lite0, chelsea_x, layers, layer="blocks.2")
+    assert_untouched(lite0, before)
+
+
+def test_slow_settings_show_busy_feedback_before_computing(net_and_x):
+    model, x = net_and_x
+    ex = W.SmoothGradExplorer(model, x, target=3, noise_levels=(0.0, 0.2), max_samples=4, batch_size=2, seed=5)
+    ex.widget
+    messages = []
+    ex.info.observe(lambda change: messages.append(change["new"]), names="value")
+    ex.noise.value = 0.0                               # not cached yet: message, progress, then the result
+    assert messages[0].startswith("<i>computing 4 noisy copies at noise 0")
+    assert messages[1].endswith("2/4</i>") and messages[2].endswith("4/4</i>")
+    assert "samples changes nothing" in ex.info.value
+    messages.clear()
+    ex.n.value = 2                                     # cached: straight to the new line, no busy message
+    assert len(messages) == 1 and "<i>" not in messages[0]

@@ -56,11 +56,14 @@ def normalize(a: Array, lo: Optional[float] = None, hi: Optional[float] = None) 
 
 
 def tile_channels(maps: Array, ncols: Optional[int] = None, normalization: str = "channel",
-                  max_channels: Optional[int] = 64, padding: int = 1) -> np.ndarray:
+                  max_channels: Optional[int] = 64, padding: int = 1, fill: float = 1.0) -> np.ndarray:
     """Channels ``[C, H, W]`` (or ``[1, C, H, W]``) laid out as one 2-D mosaic in [0, 1].
 
     ``normalization="channel"`` stretches each channel to its own range (shows every pattern);
-    ``"shared"`` uses one range for all (shows which channels are strong). Padding is white.
+    ``"shared"`` uses one range for all (shows which channels are strong). Separators and empty
+    tiles hold ``fill``: 1.0 (white in a grey map) by default; ``fill=np.nan`` keeps them out of
+    the colour scale -- ``colorize`` and ``channel_grid`` paint NaN as the page background, so no
+    separator reads as "strongest activation" (the top colour of the map).
     """
     m = as_numpy(maps)
     if m.ndim == 4:
@@ -78,17 +81,25 @@ def tile_channels(maps: Array, ncols: Optional[int] = None, normalization: str =
     c, h, w = m.shape
     ncols = ncols or math.ceil(math.sqrt(c))
     nrows = math.ceil(c / ncols)
-    out = np.ones((nrows * (h + padding) - padding, ncols * (w + padding) - padding), dtype=np.float32)
+    out = np.full((nrows * (h + padding) - padding, ncols * (w + padding) - padding), fill, dtype=np.float32)
     for i in range(c):
         r, k = divmod(i, ncols)
         out[r * (h + padding):r * (h + padding) + h, k * (w + padding):k * (w + padding) + w] = m[i]
     return out
 
 
+BACKGROUND = (1.0, 1.0, 1.0)   # where a map has no data (NaN): the page, not a colour of the scale
+
+
 def colorize(map2d: Array, cmap: str = "jet", normalized: bool = False) -> np.ndarray:
-    """A 2-D map -> ``H x W x 3`` RGB floats through a matplotlib colormap."""
+    """A 2-D map -> ``H x W x 3`` RGB floats through a matplotlib colormap; NaN (no data, e.g.
+    the separators of ``tile_channels(..., fill=np.nan)``) becomes ``BACKGROUND``."""
     m = as_numpy(map2d) if normalized else normalize(map2d)
-    return matplotlib.colormaps[cmap](m)[..., :3].astype(np.float32)
+    rgb = matplotlib.colormaps[cmap](np.nan_to_num(m, nan=0.0))[..., :3].astype(np.float32)
+    missing = np.isnan(m)
+    if missing.any():
+        rgb[missing] = BACKGROUND
+    return rgb
 
 
 def resize_map(map2d: Array, size: tuple) -> np.ndarray:
@@ -170,9 +181,11 @@ def heatmap_overlay(image, heatmap: Array, ax=None, title: Optional[str] = None,
 
 def channel_grid(maps: Array, ax=None, title: Optional[str] = None, ncols: Optional[int] = None,
                  normalization: str = "channel", max_channels: Optional[int] = 64, cmap: str = "viridis"):
-    """Draw channels ``[C, H, W]`` as one mosaic (see ``tile_channels``)."""
+    """Draw channels ``[C, H, W]`` as one mosaic (see ``tile_channels``); separators and empty
+    tiles are left in the page colour, outside the colour scale."""
     ax = _axes(ax)
-    ax.imshow(tile_channels(maps, ncols, normalization, max_channels), cmap=cmap, vmin=0, vmax=1)
+    colours = matplotlib.colormaps[cmap].with_extremes(bad=BACKGROUND)
+    ax.imshow(tile_channels(maps, ncols, normalization, max_channels, fill=np.nan), cmap=colours, vmin=0, vmax=1)
     return _finish(ax, title)
 
 

@@ -14,9 +14,10 @@ from torch import nn
 
 from .. import attribution as A
 from .. import data, plot
-from ..hooks import capture
+from ..hooks import capture, eval_mode, forward_hooks
+from ..models import find_layer
 from ..models import class_name
-from ._base import Explorer, image_widget, update_image
+from ._base import Explorer, image_widget, legend, note, update_image
 
 __all__ = ["DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer", "IntegratedGradientsExplorer"]
 
@@ -55,8 +56,28 @@ def _side_by_side(*pictures: np.ndarray, gap: int = 4) -> np.ndarray:
     return np.concatenate(parts[:-1], axis=1)
 
 
+LEGENDS = {
+    "abs_max": ("inferno", "0", "largest |attribution| (brightest 0.5% clipped)", "max over colour channels of |attribution|:"),
+    "channel_max": ("inferno", "0", "largest |attribution| (brightest 0.5% clipped)", "max over colour channels:"),
+    "signed_sum": ("bwr", "lowers the score", "raises the score", "sum over colour channels (white = 0):"),
+}
+RGB_NOTE = ("rgb: each colour channel's attribution shown as that colour, grey = 0 "
+            "(brighter red = the red input channel raises the output)")
+
+
+def display_legend(display: str) -> str:
+    """The colour bar (or a sentence, for ``rgb``) for a ``picture(..., display)``."""
+    if display == "rgb":
+        return f"<div style='font-size:12px'>{RGB_NOTE}</div>"
+    cmap, low, high, title = LEGENDS.get(display, LEGENDS["abs_max"])
+    return legend(cmap, low, high, title, middle="0" if display == "signed_sum" else "")
+
+
 class _Explorer(Explorer):
-    """Shared plumbing: a picture, an info line, and the controls of ``_controls_list()``."""
+    """Shared plumbing: a picture, an info line, a colour legend and the controls of
+    ``_controls_list()`` (one row each, so labels never float). ``_pending()`` returns a message
+    when the current control values need a computation that is not cached yet: the picture is
+    dimmed and the message shown while it runs."""
 
     width = 560
 
@@ -65,27 +86,94 @@ class _Explorer(Explorer):
         controls = self._controls_list()
         self.picture = image_widget(self._current(), self.width)
         self.info = w.HTML()
+        self.legend = w.HTML()
         for c in controls:
             c.observe(lambda change: self._refresh(), names="value")
-        box = w.VBox([w.HBox(controls[:2]), *controls[2:], self.picture, self.info])
+        box = w.VBox([*controls, self.picture, self.legend, self.info])
         self._controls = box
         self._refresh()
         return box
 
+    def _pending(self):
+        return None
+
+    def _legend(self) -> str:
+        return display_legend(getattr(self, "display_mode", "abs_max"))
+
     def _refresh(self) -> None:
+        message = self._pending()
+        if message:
+            with self.busy(message):
+                self._current()
         update_image(self.picture, self._current())
         self.info.value = self._describe()
+        self.legend.value = self._legend()
+
+def rectifiers_before(model: nn.Module, x: torch.Tensor, layer: str) -> int:
+    """How many ReLU / ReLU6 modules run before ``layer``'s output exists (one forward pass).
+    With none, the deconvnet, guided and backprop rules give the same projection: the rules
+    differ only in how they pass a gradient back through a ReLU."""
+    target, seen, count = find_layer(model, layer), [], []
+
+    def on_relu(module, inputs, output):
+        seen.append(1)
+
+    def on_layer(module, inputs, output):
+        if not count:
+            count.append(len(seen))
+
+    hooks = [(m, on_relu) for m in A.rectifiers(model)] + [(target, on_layer)]
+    with torch.no_grad(), eval_mode(model), forward_hooks(hooks):
+        model(x)
+    return count[0] if count else len(seen)
+
+
+def peak_window(a: torch.Tensor, mass: float = 0.9, smallest: int = 24) -> tuple[int, int, int]:
+    """``(top, left, size)`` of the square around the peak of ``|a|`` summed over colour channels
+    that holds ``mass`` of the total (at least ``smallest`` px): where a projection lives."""
+    m = a.detach().abs().sum(1)[0] if a.ndim == 4 else a.detach().abs().sum(0)
+    H, W = m.shape
+    cy, cx = divmod(int(m.argmax()), W)
+    total, size = float(m.sum()), max(H, W)
+    for half in range(smallest // 2, max(H, W)):
+        if float(m[max(cy - half, 0):cy + half + 1, max(cx - half, 0):cx + half + 1].sum()) >= mass * total:
+            size = min(2 * half + 1, H, W)
+            break
+    top, left = min(max(cy - size // 2, 0), H - size), min(max(cx - size // 2, 0), W - size)
+    return top, left, size
+
+
+def _enlarge(a: np.ndarray, size: int) -> np.ndarray:
+    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[None]
+    return torch.nn.functional.interpolate(t, size=(size, size), mode="nearest")[0].permute(1, 2, 0).numpy()
+
+
+def _with_box(photo: np.ndarray, top: int, left: int, size: int, colour=(1.0, 0.85, 0.0), line: int = 2) -> np.ndarray:
+    out = np.array(photo, dtype=np.float32, copy=True)
+    bottom, right = top + size, left + size
+    out[top:top + line, left:right] = colour
+    out[bottom - line:bottom, left:right] = colour
+    out[top:bottom, left:left + line] = colour
+    out[top:bottom, right - line:right] = colour
+    return out
+
 
 class DeconvnetExplorer(_Explorer):
     """Zeiler & Fergus' experiment: pick a layer and one of its channels (ranked by how strongly
     it fires on this photo); the strongest unit of that channel is projected back to pixels with
     the ``deconvnet`` rule (or ``guided`` / ``backprop`` to compare).
 
-    ``render(layer, rank, rule)`` returns ``[photo | projection]``; ``channels(layer)`` lists the
-    channels by decreasing maximum activation.
+    ``render(layer, rank, rule)`` returns ``[photo with the window | photo window | projection
+    window]``: the window is the square around the projection's peak that holds 90% of it
+    (``peak_window``), enlarged, so a projection of a few pixels is still visible. ``channels(layer)``
+    lists the channels by decreasing maximum activation. The explorer opens at ``layer`` -- by
+    default the middle one of ``layers`` at which the three rules differ (there is a ReLU before it).
     """
 
-    def __init__(self, model: nn.Module, image, layers: Sequence[str], max_rank: int = 32):
+    width = 680
+
+    def __init__(self, model: nn.Module, image, layers: Sequence[str], max_rank: int = 32,
+                 layer: Optional[str] = None):
         self.model, self.layers, self.max_rank = model, list(layers), max_rank
         self.x = _as_input(model, image)
         maps = capture(model, self.x, self.layers).activations
@@ -94,9 +182,20 @@ class DeconvnetExplorer(_Explorer):
         self._peak = {name: maps[name][0].flatten(1).amax(1) for name in self.layers}
         self._photo = data.deprocess(self.x, model)
         self._cache: dict[tuple, torch.Tensor] = {}
+        self._relus = {name: rectifiers_before(model, self.x, name) for name in self.layers}
+        if layer is None:
+            differ = [name for name in self.layers if self._relus[name] > 0] or self.layers
+            layer = differ[(len(differ) - 1) // 2]
+        if layer not in self.layers:
+            raise ValueError(f"layer {layer!r} is not one of layers={self.layers}")
+        self.start_layer = layer
 
     def channels(self, layer: str) -> list[int]:
         return self._order[layer]
+
+    def rules_differ(self, layer: str) -> bool:
+        """False when no ReLU runs before ``layer``: then all three rules give one picture."""
+        return self._relus[layer] > 0
 
     def projection(self, layer: str, rank: int = 0, rule: str = "deconvnet") -> torch.Tensor:
         key = (layer, rank, rule)
@@ -106,25 +205,48 @@ class DeconvnetExplorer(_Explorer):
         return self._cache[key]
 
     def render(self, layer: str, rank: int = 0, rule: str = "deconvnet") -> np.ndarray:
-        return _side_by_side(self._photo, picture(self.projection(layer, rank, rule), "rgb"))
+        a = self.projection(layer, rank, rule)
+        top, left, size = peak_window(a)
+        H = self._photo.shape[0]
+        window = picture(a[..., top:top + size, left:left + size], "rgb")   # colours scaled within the window
+        return _side_by_side(_with_box(self._photo, top, left, size),
+                             _enlarge(self._photo[top:top + size, left:left + size], H), _enlarge(window, H))
 
     def _controls_list(self):
         import ipywidgets as w
-        self.layer = w.Dropdown(options=self.layers, value=self.layers[0], description="layer")
-        self.rule = w.ToggleButtons(options=list(("deconvnet", "guided", "backprop")), description="rule")
-        self.rank = w.IntSlider(value=0, min=0, max=self.max_rank - 1, description="rank")
+        wide = {"description_width": "60px"}
+        self.layer = w.Dropdown(options=self.layers, value=self.start_layer, description="layer", style=wide)
+        self.rule = w.ToggleButtons(options=list(("deconvnet", "guided", "backprop")), description="rule",
+                                    style={**wide, "button_width": "90px"})
+        self.rank = w.IntSlider(value=0, min=0, max=self.max_rank - 1, description="rank", style=wide)
         return [self.layer, self.rule, self.rank]
 
+    def _rank(self) -> int:
+        return min(self.rank.value, len(self._order[self.layer.value]) - 1)
+
+    def _pending(self):
+        if (self.layer.value, self._rank(), self.rule.value) not in self._cache:
+            return f"projecting {self.layer.value} back to pixels (one backward pass)..."
+
     def _current(self):
-        rank = min(self.rank.value, len(self._order[self.layer.value]) - 1)
-        return self.render(self.layer.value, rank, self.rule.value)
+        return self.render(self.layer.value, self._rank(), self.rule.value)
+
+    def _legend(self) -> str:
+        return (f"<div style='font-size:12px'>left: the photo, the yellow square is the window shown enlarged "
+                f"in the middle (photo) and on the right (projection). {RGB_NOTE}</div>")
 
     def _describe(self):
-        layer = self.layer.value
-        rank = min(self.rank.value, len(self._order[layer]) - 1)
+        layer, rank = self.layer.value, self._rank()
         channel = self._order[layer][rank]
-        return (f"<code>{layer}</code> channel {channel} (#{rank + 1} strongest here, peak "
-                f"{float(self._peak[layer][channel]):.3g}) projected to pixels with the {self.rule.value} rule")
+        a = self.projection(layer, rank, self.rule.value)
+        size = peak_window(a)[2]
+        text = (f"<code>{layer}</code> channel {channel} (#{rank + 1} strongest here, peak "
+                f"{float(self._peak[layer][channel]):.3g}) projected to pixels with the {self.rule.value} rule; "
+                f"90% of it lies in a {size}x{size} px window")
+        if not self.rules_differ(layer):
+            text += note(f"No ReLU runs before <code>{layer}</code>, so the three rules give the same picture: "
+                         "they differ only in how a gradient passes back through a ReLU. Pick a deeper layer.")
+        return text
 
 
 class SaliencyExplorer(_Explorer):
@@ -157,8 +279,16 @@ class SaliencyExplorer(_Explorer):
         self.method = w.Dropdown(options=self.methods, value=self.methods[0], description="method")
         self.cls = w.Dropdown(options=[(f"{c} {class_name(self.model, c)}", c) for c in self.classes],
                               value=self.classes[0], description="class")
-        self.display = w.ToggleButtons(options=["abs_max", "channel_max", "signed_sum", "rgb"], description="show")
+        self.display = w.ToggleButtons(options=["abs_max", "channel_max", "signed_sum", "rgb"], description="show",
+                                       style={"button_width": "90px"})
         return [self.method, self.cls, self.display]
+
+    def _pending(self):
+        if (self.method.value, self.cls.value) not in self._cache:
+            return f"computing {self.method.value} (one backward pass)..."
+
+    def _legend(self) -> str:
+        return display_legend(self.display.value)
 
     def _current(self):
         return self.render(self.method.value, self.cls.value, self.display.value)
@@ -192,7 +322,12 @@ class SmoothGradExplorer(_Explorer):
             g = torch.Generator().manual_seed(self.seed)
             runs = A.noisy_attributions(self.method, self.model, self.x, self.target, self.max_samples, noise,
                                         self.batch_size, g)
-            self._samples[noise] = torch.stack([a for _, _, a in runs])
+            kept = []
+            for s, _, a in runs:
+                kept.append(a)
+                if s % self.batch_size == self.batch_size - 1:
+                    self.progress(s + 1, self.max_samples)
+            self._samples[noise] = torch.stack(kept)
         return self._samples[noise]
 
     def result(self, noise: float, samples: int, kind: str = "smoothgrad") -> torch.Tensor:
@@ -210,12 +345,21 @@ class SmoothGradExplorer(_Explorer):
         self.n = w.IntSlider(value=self.max_samples, min=1, max=self.max_samples, description="samples")
         return [self.noise, self.kind, self.n]
 
+    def _pending(self):
+        if self.noise.value not in self._samples:
+            return (f"computing {self.max_samples} noisy copies at noise {self.noise.value:g} "
+                    f"(one backward pass each; then every samples/read-out setting is instant)...")
+
     def _current(self):
         return self.render(self.noise.value, self.n.value, self.kind.value)
 
     def _describe(self):
-        return (f"{self.kind.value} of {self.method.__name__}: noise {self.noise.value:g} of the input range, "
+        text = (f"{self.kind.value} of {self.method.__name__}: noise {self.noise.value:g} of the input range, "
                 f"{self.n.value} samples")
+        if self.noise.value == 0:
+            text += note("With noise 0 every sample is the photo itself: the number of samples changes nothing, "
+                         "and VarGrad is zero.")
+        return text
 
 
 class IntegratedGradientsExplorer(_Explorer):
@@ -259,6 +403,11 @@ class IntegratedGradientsExplorer(_Explorer):
         self.n = w.SelectionSlider(options=self.steps_options, value=self.steps_options[min(2, len(self.steps_options) - 1)],
                                    description="steps", continuous_update=False)
         return [self.base, self.method, self.n]
+
+    def _pending(self):
+        if (self.base.value, self.n.value, self.method.value) not in self._cache:
+            return (f"computing integrated gradients: {self.n.value} gradients along the path "
+                    f"from the {self.base.value} baseline...")
 
     def _current(self):
         return self.render(self.base.value, self.n.value, self.method.value)

@@ -13,7 +13,8 @@ from torch import nn
 
 from .. import data, models, plot
 from .. import cam as _cam
-from ._base import Explorer, image_widget, update_image
+from ..hooks import capture
+from ._base import Explorer, image_widget, legend, update_image, warn
 
 __all__ = ["CamExplorer"]
 
@@ -91,26 +92,45 @@ class CamExplorer(Explorer):
         """The picture for these control values: ``H x W x 3`` floats in [0, 1]."""
         return plot.blend(self._pictures[photo], self.heatmap(photo, method, class_index, layer), alpha)
 
+    def cost(self, method: str, layer: str) -> str:
+        """What computing ``method`` at ``layer`` takes, in passes (for the busy message)."""
+        if method == "score_cam":
+            channels = capture(self.model, next(iter(self._photos.values())), [layer]).activations[layer].shape[1]
+            return f"one masked forward pass per channel of {layer} (up to {channels}): this takes a while"
+        if method == "smooth_grad_cam_pp":
+            n = self.method_options.get(method, {}).get("n_samples", "several")
+            return f"{n} noisy forward + backward passes"
+        if method == "cam":
+            return "one forward pass"
+        return "one forward + backward pass"
+
     # -- controls -------------------------------------------------------------------------------
+    def _method_options(self) -> list:
+        return [(f"{m} (slow: one pass per channel)" if m == "score_cam" else m, m) for m in self.methods]
+
     def _class_options(self, photo: str) -> list:
         return [(f"{p.name} ({p.probability:.0%})", p.index) for p in self.predictions(photo)]
 
     def _build(self):
         import ipywidgets as w
         first = next(iter(self._photos))
-        self.photo = w.Dropdown(options=list(self._photos), value=first, description="photo")
-        self.method = w.Dropdown(options=self.methods, value=self.methods[0], description="method")
-        self.target = w.Dropdown(options=self._class_options(first), description="class")
-        self.layer = w.Dropdown(options=self.layers, value=self.layers[0], description="layer")
+        wide, row = {"description_width": "60px"}, w.Layout(width="330px")
+        self.photo = w.Dropdown(options=list(self._photos), value=first, description="photo", style=wide, layout=row)
+        self.method = w.Dropdown(options=self._method_options(), value=self.methods[0], description="method",
+                                 style=wide, layout=row)
+        self.target = w.Dropdown(options=self._class_options(first), description="class", style=wide, layout=row)
+        self.layer = w.Dropdown(options=self.layers, value=self.layers[0], description="layer", style=wide, layout=row)
         self.alpha = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity",
-                                   continuous_update=True)
+                                   continuous_update=True, style=wide)
         self.info = w.HTML()
+        self.legend = w.HTML(legend("jet", "no evidence", "strongest evidence for the class",
+                                    "heatmap (min-max scaled per map):", width=self.width))
         self.picture = image_widget(self._pictures[first], self.width)
         self.photo.observe(self._photo_changed, names="value")
         for control in (self.method, self.target, self.layer, self.alpha):
             control.observe(lambda change: self._refresh(), names="value")
         self._controls = w.VBox([w.HBox([self.photo, self.method]), w.HBox([self.target, self.layer]),
-                                 self.alpha, self.picture, self.info])
+                                 self.alpha, self.picture, self.legend, self.info])
         self._refresh()
         return self._controls
 
@@ -123,9 +143,12 @@ class CamExplorer(Explorer):
             return
         args = (self.photo.value, self.method.value, self.target.value, self.layer.value)
         try:
+            if (args[0], args[1], int(args[2]), args[3]) not in self._maps:
+                with self.busy(f"computing {args[1]} at {args[3]}: {self.cost(args[1], args[3])}..."):
+                    self.heatmap(*args)
             update_image(self.picture, self.render(*args, alpha=self.alpha.value))
             self.info.value = (f"{self.method.value} for <b>{models.class_name(self.model, self.target.value)}</b> "
                                f"at <code>{self.layer.value}</code>")
         except ValueError as err:  # e.g. CAM at a layer that is not followed by GAP + linear
             update_image(self.picture, self._pictures[self.photo.value])
-            self.info.value = f"<span style='color:#b00'>{err}</span>"
+            self.info.value = warn(str(err))

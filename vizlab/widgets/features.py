@@ -13,7 +13,7 @@ from torch import nn
 
 from .. import data, plot
 from ..features import activation_layers, feature_maps
-from ._base import Explorer, image_widget, update_image
+from ._base import Explorer, image_widget, legend, note, update_image
 
 __all__ = ["FeatureMapExplorer"]
 
@@ -47,7 +47,8 @@ class FeatureMapExplorer(Explorer):
     def image(self, image) -> None:
         self._image = image
         x = image if isinstance(image, torch.Tensor) else data.preprocess(image, self.model)
-        maps = feature_maps(self.model, x, self.layers)
+        with self.busy("computing the feature maps of the new photo..."):
+            maps = feature_maps(self.model, x, self.layers)
         self._maps = {name: m[0].numpy() for name, m in maps.items() if m.ndim == 4}
         self._grids.clear()
         if self._controls is not None:
@@ -69,7 +70,8 @@ class FeatureMapExplorer(Explorer):
             factor = max(1, int(np.ceil(maps.shape[-1] * per_row / self.width)))
             if factor > 1:
                 maps = torch.nn.functional.avg_pool2d(torch.from_numpy(maps), factor, ceil_mode=True).numpy()
-            tiles = plot.tile_channels(maps, normalization=normalization, max_channels=None)
+            # Separators and empty tiles are NaN: drawn as the page, not as the top of the colour map.
+            tiles = plot.tile_channels(maps, normalization=normalization, max_channels=None, fill=np.nan)
             self._grids[key] = plot.colorize(tiles, self.cmap, normalized=True)
         return self._grids[key]
 
@@ -83,29 +85,66 @@ class FeatureMapExplorer(Explorer):
         lo, hi = (None, None) if normalization == "channel" else (float(maps.min()), float(maps.max()))
         return plot.colorize(plot.normalize(maps[channel], lo, hi), self.cmap, normalized=True)
 
+    def dead_channels(self, layer: str) -> np.ndarray:
+        """Indices of the channels whose map is constant on this photo (usually all zero after a
+        ReLU): they show as flat tiles and carry no pattern."""
+        maps = self.maps(layer)
+        flat = maps.reshape(len(maps), -1)
+        return np.flatnonzero(flat.max(1) - flat.min(1) <= plot.EPS)
+
     # -- controls -------------------------------------------------------------------------------
     def _build(self):
         import ipywidgets as w
         first = next(iter(self._maps))
-        self.layer = w.Dropdown(options=list(self._maps), value=first, description="layer")
+        wide = {"description_width": "80px"}
+        self.layer = w.Dropdown(options=list(self._maps), value=first, description="layer", style=wide)
+        self.normalization = w.ToggleButtons(options=["channel", "shared"], description="normalise",
+                                             style={**wide, "button_width": "80px"})
         self.channel = w.IntSlider(value=-1, min=-1, max=len(self.maps(first)) - 1, description="channel",
-                                   continuous_update=True)
-        self.normalization = w.ToggleButtons(options=["channel", "shared"], description="normalise")
+                                   continuous_update=True, style=wide, layout=w.Layout(width="360px"))
+        # A 1,280-channel slider skips ~10 channels per pixel: type a number or step with the arrows.
+        self.channel_box = w.BoundedIntText(value=-1, min=-1, max=self.channel.max, step=1,
+                                            layout=w.Layout(width="80px"))
+        self._links = [w.link((self.channel, "value"), (self.channel_box, "value")),
+                       w.link((self.channel, "max"), (self.channel_box, "max"))]
+        self.legend = w.HTML()
         self.info = w.HTML()
         self.picture = image_widget(self.render(first), self.width)
         for control in (self.layer, self.channel, self.normalization):
             control.observe(lambda change: self._refresh(), names="value")
-        self._controls = w.VBox([w.HBox([self.layer, self.normalization]), self.channel, self.picture, self.info])
+        self._controls = w.VBox([self.layer, self.normalization, w.HBox([self.channel, self.channel_box]),
+                                 self.picture, self.legend, self.info])
         self._refresh()
         return self._controls
 
     def _refresh(self) -> None:
         layer = self.layer.value
-        n = len(self.maps(layer))
+        maps = self.maps(layer)
+        n = len(maps)
         if self.channel.max != n - 1:
             self.channel.max = n - 1  # fires a second refresh only if the value was clipped
-        channel = self.channel.value
-        update_image(self.picture, self.render(layer, channel, self.normalization.value))
-        shape = "x".join(map(str, self.maps(layer).shape))
-        what = f"all channels (first {min(n, self.max_channels)})" if channel < 0 else f"channel {channel}"
-        self.info.value = f"<code>{layer}</code> output {shape}: {what}"
+        channel, norm = self.channel.value, self.normalization.value
+        update_image(self.picture, self.render(layer, channel, norm))
+        shape = "x".join(map(str, maps.shape))
+        dead = self.dead_channels(layer)
+        if channel < 0:
+            shown = min(n, self.max_channels)
+            what = f"all channels (first {shown}) -- type a number in the box to see one"
+            k = int((dead < shown).sum())
+            remark = note(f"{k} of these {shown} channels are all zero on this photo (flat dark tiles)") if k else ""
+        else:
+            what = f"channel {channel}"
+            remark = (note(f"channel {channel} is all zero on this photo ({float(maps[channel].max()):.3g} everywhere): "
+                           "a dead channel for this input, nothing to see") if channel in dead else "")
+        self.info.value = f"<code>{layer}</code> output {shape}: {what}{remark}"
+        self.legend.value = self._legend(layer, channel, norm)
+
+    def _legend(self, layer: str, channel: int, normalization: str) -> str:
+        maps = self.maps(layer)
+        if normalization == "shared":
+            return legend(self.cmap, f"{float(maps.min()):.3g}", f"{float(maps.max()):.3g}",
+                          "activation (one scale for the whole layer):")
+        if channel < 0:
+            return legend(self.cmap, "channel's lowest", "channel's highest", "each tile stretched to its own range:")
+        m = maps[channel]
+        return legend(self.cmap, f"{float(m.min()):.3g}", f"{float(m.max()):.3g}", f"activation of channel {channel}:")
