@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
 _SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli",
-               "exercises", "optvis", "digits", "adversarial", "style"]
+               "exercises", "optvis", "digits", "adversarial", "evaluate", "style"]
 _LAZY_FUNCTIONS = {
     "features": ["feature_maps", "sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
     "attribution": ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient",
@@ -29,6 +29,7 @@ _LAZY_FUNCTIONS = {
     # vz.cam is the module (vz.cam.cam the function): a package attribute cannot be both.
     "cam": ["grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam"],
     "adversarial": ["fgsm", "pgd", "fooling_image"],
+    "evaluate": ["deletion", "insertion", "pointing_game", "energy_pointing_game", "sanity_check"],
 }
 _LAZY = {name: module for module, names in _LAZY_FUNCTIONS.items() for name in names}
 
