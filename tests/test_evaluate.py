@@ -310,3 +310,29 @@ def test_noisy_methods_are_deterministic_for_a_generator(lite0, chelsea_x):
     c = ev.explain("smoothgrad", lite0, chelsea_x, generator=torch.Generator().manual_seed(5), samples=2)
     d = ev.explain("smoothgrad", lite0, chelsea_x, generator=torch.Generator().manual_seed(5), samples=2)
     assert torch.equal(c, d)
+
+
+# ---------------------------------------------------------------- the explorer
+
+def test_evaluation_explorer_caches_and_matches_the_library(lite0, chelsea_x):
+    from vizlab.widgets import EvaluationExplorer
+    state = model_state(lite0)
+    item = {"name": "chelsea", "x": chelsea_x, "target": 285, "label": "Egyptian cat", "boxes": [[0, 0, 112, 112]]}
+    explorer = EvaluationExplorer(lite0, [item], methods=["centre", "grad_cam"], step=0.25)
+    r = explorer.results("chelsea", "grad_cam")
+    d = ev.deletion("grad_cam", lite0, chelsea_x, 285, step=0.25)[0]
+    assert np.allclose(r["deletion"], d.numpy()) and r["deletion_auc"] == pytest.approx(float(ev.auc(d)))
+    assert r["energy pointing game"] == pytest.approx(float(ev.energy_pointing_game("grad_cam", lite0, chelsea_x,
+                                                                                     [[0, 0, 112, 112]], 285)))
+    # the centre bump peaks at (111.5, 111.5): pixel (111, 111) is in the box
+    assert explorer.results("chelsea", "centre")["pointing game"] == 1.0
+    pic = explorer.render("chelsea", "grad_cam", "deletion")
+    assert pic.ndim == 3 and pic.shape[2] == 3 and explorer.render("chelsea", "grad_cam", "deletion") is pic
+    w = explorer.widget
+    first = explorer.picture.value
+    explorer.metric.value = "insertion"
+    assert explorer.picture.value != first and "insertion AUC" in explorer.info.value
+    with pytest.raises(ValueError, match="metric"):
+        explorer.render("chelsea", "grad_cam", "accuracy")
+    assert w is explorer.widget
+    assert_untouched(lite0, state)

@@ -509,7 +509,57 @@ def energy_pointing_game(method: MethodLike, model: nn.Module, x: torch.Tensor, 
     return torch.stack([(m * mask).sum() / m.sum().clamp(min=1e-12) for m, mask in zip(maps, masks)])
 
 
+# --------------------------------------------------------------------------------------------
+# The annotated photos and two-object canvases (data/annotations.json)
+# --------------------------------------------------------------------------------------------
+
+def annotations_path() -> "Path":
+    """``data/annotations.json`` of the vizlab checkout (boxes drawn by hand, see data/README.md)."""
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "data" / "annotations.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: the annotations live in the vizlab repository's data/ folder; "
+                                "run from a checkout (pip install -e .)")
+    return path
+
+
+def _shrink(x: torch.Tensor, half: int) -> torch.Tensor:
+    return F.interpolate(x, size=(half, half), mode="area")
+
+
+def annotated_inputs(model: nn.Module, path=None, canvases: bool = True) -> list[dict]:
+    """The annotated photos (and two-object canvases) as model inputs: a list of
+    ``{"name", "x" [1, 3, S, S], "target" (class index), "label", "boxes" [[x0, y0, x1, y1], ...]}``.
+
+    A canvas shows two photos at half size side by side on grey; it appears twice, once per
+    object, with that object's class as the target and its (halved, moved) boxes."""
+    import json
+    from .data import preprocess, sample_image
+    from .models import info
+    spec = json.loads((annotations_path() if path is None else path).read_text())
+    size, photos = spec["size"], spec["photos"]
+    xs = {name: preprocess(sample_image(name), model) for name in photos}
+    items = [{"name": n, "x": xs[n], "target": a["class"], "label": a["label"], "boxes": a["boxes"]}
+             for n, a in photos.items()]
+    if not canvases:
+        return items
+    meta = info(model)
+    grey = ((0.5 - torch.tensor(meta.mean)) / torch.tensor(meta.std)).view(1, -1, 1, 1)
+    half, top = size // 2, size // 4
+    for cname, c in spec.get("canvases", {}).items():
+        canvas = grey.expand(1, 3, size, size).clone()
+        for side, dx in (("left", 0), ("right", half)):
+            canvas[:, :, top:top + half, dx:dx + half] = _shrink(xs[c[side]], half)
+        for side, dx in (("left", 0), ("right", half)):
+            a = photos[c[side]]
+            boxes = [[dx + b[0] // 2, top + b[1] // 2, dx + (b[2] + 1) // 2, top + (b[3] + 1) // 2] for b in a["boxes"]]
+            items.append({"name": f"{cname}:{a['label']}", "x": canvas, "target": a["class"], "label": a["label"],
+                          "boxes": boxes})
+    return items
+
+
 __all__ = ["METHODS", "BASELINES", "get_method", "explain", "to_map", "random_map", "centre_map",
            "randomizable_layers", "randomize", "reset_layer", "sanity_check", "similarity", "spearman", "ssim",
            "hog_similarity", "SIMILARITIES", "blur", "substrate", "order", "perturbation_curve", "deletion",
-           "insertion", "auc", "box_mask", "pointing_game", "energy_pointing_game"]
+           "insertion", "auc", "box_mask", "pointing_game", "energy_pointing_game", "annotated_inputs",
+           "annotations_path"]

@@ -6,8 +6,12 @@ page still teaches when read without a kernel.
 """
 from .attribution import DeconvnetExplorer, IntegratedGradientsExplorer, SaliencyExplorer, SmoothGradExplorer
 from .cam import CamExplorer
+from .embed import TsneExplorer
+from .evaluate import EvaluationExplorer
 from .features import FeatureMapExplorer
 from .optvis import ActivationMaxExplorer
+from .style import StyleExplorer
 
 __all__ = ["FeatureMapExplorer", "DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer",
-           "IntegratedGradientsExplorer", "CamExplorer", "ActivationMaxExplorer"]
+           "IntegratedGradientsExplorer", "CamExplorer", "TsneExplorer", "ActivationMaxExplorer",
+           "EvaluationExplorer", "StyleExplorer"]
