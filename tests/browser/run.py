@@ -1,0 +1,483 @@
+"""Every chapter as a student opens it: JupyterLab in headless Chromium, Run All, every control moved.
+
+    .venv/bin/python tests/browser/run.py [--notebooks 01 06] [--shots DIR] [--skip-voila]
+
+(`make browser` installs what this needs and runs it; `.ci/run` calls it after `make test`.)
+
+What it checks, for every notebooks/*.ipynb (found by glob, so new chapters are covered):
+  1. Run All finishes with every code cell executed, no error output, no "Error displaying widget"
+     and no "Loading widget" left;
+  2. for every explorer (a widget output with a picture) each control is moved once and the
+     picture's bytes must change -- or, when they legitimately cannot, the explorer must say why
+     (an element with class ``vizlab-why``, e.g. "No ReLU runs before stem.bn ...");
+  3. under Voila (``make present``), a chapter renders its explorer and a control still drives it.
+It prints the update latency per control (from the key press / click to the new picture in the
+page). No timing is asserted: the numbers depend on the machine.
+
+It starts JupyterLab (and Voila) on a free localhost port with a token, on a temporary copy of
+notebooks/, with fresh settings and a fresh browser profile, and stops only the processes it
+started. Chromium is Debian's /usr/bin/chromium (``apt-get install chromium``); it is driven by the
+playwright Python package without ``playwright install``. Without a browser the test is skipped
+-- except under CI (CI=true), where that is a failure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--disable-dev-shm-usage"]
+VIEWPORT = {"width": 1366, "height": 768}
+RUN_ALL_TIMEOUT = 30 * 60        # s per chapter; generous: chapters take ~1 min of CPU, CI machines are slow
+UPDATE_TIMEOUT = 10 * 60         # s per control move (a Score-CAM or an uncached SmoothGrad level)
+SETTINGS = {   # fresh JupyterLab settings: every cell in the DOM, no news / update checks (offline)
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        {"checkForUpdates": False, "fetchNews": "false", "doNotDisturbMode": True},
+}
+
+# -- page helpers (JavaScript run in the page) -------------------------------------------------------
+STATE_JS = """() => {
+  const status = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem, .jp-StatusBar-Item'))
+                      .map(e => e.textContent).join(' ');
+  const prompts = Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell')).map(c => {
+      const p = c.querySelector('.jp-InputPrompt');
+      const src = c.querySelector('.cm-content');
+      return {prompt: p ? p.textContent.trim() : '', empty: src ? src.textContent.trim() === '' : false};
+  });
+  return {idle: /\\|\\s*Idle/.test(status), busy: /\\|\\s*Busy/.test(status),
+          running: prompts.filter(p => p.prompt.includes('*')).length,
+          unexecuted: prompts.map((p, i) => [i, p]).filter(([i, p]) => !p.empty && /\\[\\s*\\]/.test(p.prompt)).map(([i]) => i),
+          cells: prompts.length};
+}"""
+
+ERRORS_JS = """() => {
+  const out = [];
+  for (const o of document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')) {
+    const t = o.textContent;
+    if (/Traceback|\\b\\w+Error\\b/.test(t)) out.push(t.slice(0, 400));
+  }
+  const text = document.body.innerText;
+  if (text.includes('Error displaying widget')) out.push('Error displaying widget');
+  return out;
+}"""
+
+EXPLORERS_JS = """() => {
+  // an explorer: a widget output (no data-mime-type) holding a picture
+  const outs = Array.from(document.querySelectorAll('.jp-OutputArea-output:not([data-mime-type]), .jp-OutputArea-output'))
+                    .filter(o => o.querySelector('img.widget-image'));
+  const roots = outs.filter(o => !outs.some(p => p !== o && p.contains(o)));
+  roots.forEach((o, i) => o.setAttribute('data-explorer', String(i)));
+  return roots.length;
+}"""
+
+CONTROLS_JS = """(root) => {
+  const list = [];
+  const label = el => {
+    const box = el.closest('.widget-inline-hbox, .widget-hbox, .widget-toggle-buttons');
+    const l = box && box.querySelector('.widget-label');
+    return l && l.textContent.trim() ? l.textContent.trim() : '';
+  };
+  root.querySelectorAll('select').forEach((el, i) => list.push({kind: 'select', i, label: label(el) || 'dropdown'}));
+  root.querySelectorAll('.widget-toggle-buttons').forEach((el, i) => list.push({kind: 'toggle', i, label: label(el) || 'buttons'}));
+  root.querySelectorAll('.noUi-handle').forEach((el, i) => list.push({kind: 'slider', i, label: label(el) || 'slider'}));
+  root.querySelectorAll('input[type=number]').forEach((el, i) => list.push({kind: 'number', i, label: (label(el) || 'number') + ' (box)'}));
+  return list;
+}"""
+
+PICTURE_JS = """async (root) => {
+  const img = root.querySelector('img.widget-image');
+  if (!img || !img.src) return null;
+  try {
+    const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    let h = 2166136261;                       // FNV-1a over the PNG bytes
+    for (let k = 0; k < buf.length; k++) { h ^= buf[k]; h = Math.imul(h, 16777619) >>> 0; }
+    return h.toString(16) + ':' + buf.length;
+  } catch (e) { return null; }              // the blob URL was just replaced: ask again
+}"""
+
+WHY_JS = """(root) => Array.from(root.querySelectorAll('.vizlab-why')).map(e => e.textContent.trim()).join(' | ')"""
+
+
+class Failure(Exception):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A process started in its own session; ``stop()`` ends that process group only."""
+
+    def __init__(self, cmd, cwd, env, url, log: Path):
+        self.url, self.log = url, log
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise Failure(f"server exited ({self.proc.returncode}); log:\n{self.log.read_text()[-2000:]}")
+            try:
+                if self.url.startswith("tcp:"):        # Voila runs the notebook on every GET: just connect
+                    host, port = self.url[4:].rsplit(":", 1)
+                    socket.create_connection((host, int(port)), timeout=5).close()
+                else:
+                    urllib.request.urlopen(self.url, timeout=5)
+                return
+            except Exception:
+                time.sleep(0.5)
+        raise Failure(f"server not ready after {timeout} s; log:\n{self.log.read_text()[-2000:]}")
+
+    def children(self) -> list[int]:
+        """Processes started by the server (its kernels): they may live in their own process group."""
+        kids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                kids.append(int(stat.parent.name))
+        return kids
+
+    def stop(self) -> None:
+        kids = self.children() if self.proc.poll() is None else []
+        self._stop_server()
+        for pid in kids:                          # a kernel the server did not shut down (same pid, same command)
+            try:
+                if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+
+    def _stop_server(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+            except ProcessLookupError:
+                pass
+
+
+def server_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    settings = tmp / "settings"
+    for name, value in SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(value))
+    for var, sub in [("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+                     ("JUPYTER_RUNTIME_DIR", "runtime")]:
+        (tmp / sub).mkdir(exist_ok=True)
+        env[var] = str(tmp / sub)
+    return env
+
+
+def copy_project(tmp: Path, root: Path) -> Path:
+    """notebooks/ and data/ side by side (chapters may read ../data/...)."""
+    site = tmp / "site"
+    shutil.copytree(root / "notebooks", site / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if (root / "data").is_dir():
+        shutil.copytree(root / "data", site / "data", ignore=shutil.ignore_patterns("*.pt", "*.pth"))
+    return site
+
+
+def wait_for(fn, timeout: float, what: str, interval: float = 0.25):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = fn()
+        if value:
+            return value
+        time.sleep(interval)
+    raise Failure(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_idle(page, timeout: float = 300, stable: int = 3) -> None:
+    """The kernel shows Idle and nothing runs, ``stable`` polls in a row."""
+    seen = [0]
+
+    def idle():
+        s = page.evaluate(STATE_JS)
+        seen[0] = seen[0] + 1 if (s["idle"] and not s["running"]) else 0
+        return seen[0] >= stable
+    wait_for(idle, timeout, "the kernel to be Idle", interval=0.3)
+
+
+def run_all(page, name: str) -> None:
+    for attempt in range(3):                   # the menu can be racy right after the page loads
+        try:
+            page.locator('.lm-MenuBar-itemLabel', has_text=re.compile(r"^Run$")).first.click(timeout=20000)
+            page.locator('.lm-Menu-itemLabel', has_text=re.compile(r"^Run All Cells$")).first.click(timeout=20000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+            time.sleep(2)
+    else:
+        raise Failure(f"{name}: could not click Run > Run All Cells")
+    start = time.time()
+    started = wait_for(lambda: page.evaluate(STATE_JS)["running"] > 0 or time.time() - start > 20, 60,
+                       "Run All to start")
+    del started
+    wait_idle(page, RUN_ALL_TIMEOUT)
+
+
+def picture(page, root) -> str:
+    return wait_for(lambda: root.evaluate(PICTURE_JS), 60, "the explorer's picture", interval=0.1)
+
+
+def move(page, root, control) -> str | None:
+    """Move one control once; returns None when it has nothing to move to (one option)."""
+    kind, i = control["kind"], control["i"]
+    if kind == "select":
+        el = root.locator("select").nth(i)
+        n = el.evaluate("e => e.options.length")
+        if n < 2:
+            return None
+        k = (el.evaluate("e => e.selectedIndex") + 1) % n
+        el.select_option(index=k)
+        return el.evaluate("e => e.options[e.selectedIndex].text")
+    if kind == "toggle":
+        buttons = root.locator(".widget-toggle-buttons").nth(i).locator("button:not(.mod-active)")
+        if buttons.count() == 0:
+            return None
+        target = buttons.first
+        label = target.inner_text().strip()
+        target.click()
+        return label
+    if kind == "slider":
+        handle = root.locator(".noUi-handle").nth(i)
+        now, top = (handle.get_attribute(a) for a in ("aria-valuenow", "aria-valuemax"))
+        key = "ArrowLeft" if now is not None and top is not None and float(now) >= float(top) else "ArrowRight"
+        handle.focus()
+        handle.press(key)
+        return key
+    if kind == "number":
+        box = root.locator("input[type=number]").nth(i)
+        value = int(float(box.input_value() or 0))
+        high = box.get_attribute("max")
+        new = value - 5 if high is not None and value + 5 > float(high) else value + 5
+        box.fill(str(new))
+        box.press("Enter")
+        return str(new)
+    raise ValueError(kind)
+
+
+def exercise_explorer(page, root, where: str, rows: list, failures: list) -> None:
+    root.scroll_into_view_if_needed()
+    controls = root.evaluate(CONTROLS_JS)
+    if not controls:
+        failures.append(f"{where}: an explorer without controls")
+    for control in controls:
+        name = f"{control['label']} [{control['kind']}]"
+        before = picture(page, root)
+        t0 = time.perf_counter()
+        try:
+            moved = move(page, root, control)
+        except Exception as err:          # noqa: BLE001 -- reported as a failure of this control
+            failures.append(f"{where}: could not move {name}: {str(err).splitlines()[0]}")
+            continue
+        if moved is None:
+            rows.append((where, name, "-", "one option: nothing to move"))
+            continue
+        changed_at = None
+        end = time.time() + UPDATE_TIMEOUT
+        idle_polls = 0
+        while time.time() < end:
+            now = root.evaluate(PICTURE_JS)
+            if now is not None and now != before:
+                changed_at = time.perf_counter()
+                break
+            s = page.evaluate(STATE_JS)
+            idle_polls = idle_polls + 1 if s["idle"] else 0
+            if idle_polls >= 8:           # the kernel has been idle ~1 s and the picture is the same
+                break
+            time.sleep(0.05 if idle_polls == 0 else 0.15)
+        if changed_at is not None:
+            rows.append((where, name, f"{(changed_at - t0) * 1000:.0f}", f"-> {moved}"))
+        else:
+            why = root.evaluate(WHY_JS)
+            if why:
+                rows.append((where, name, "-", f"unchanged; explorer says: {why[:70]}"))
+            else:
+                failures.append(f"{where}: moving {name} (-> {moved}) did not change the picture, and the "
+                                "explorer does not say why")
+                rows.append((where, name, "-", "FAILED: picture unchanged"))
+        wait_idle(page, UPDATE_TIMEOUT)
+
+
+def check_chapter(context, base: str, token: str, nb: str, rows: list, failures: list, shots) -> None:
+    page = context.new_page()
+    page.set_default_timeout(60000)
+    t0 = time.time()
+    try:
+        page.goto(f"{base}/lab/tree/notebooks/{nb}?reset&token={token}", timeout=180000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=180000)
+        wait_idle(page, 600)
+        run_all(page, nb)
+        state = page.evaluate(STATE_JS)
+        if state["unexecuted"]:
+            failures.append(f"{nb}: code cells {state['unexecuted'][:5]} did not run (an earlier cell failed?)")
+        wait_for(lambda: "Loading widget" not in page.inner_text("body"), 120, "widgets to load")
+        for err in page.evaluate(ERRORS_JS):
+            failures.append(f"{nb}: {err}")
+        n = page.evaluate(EXPLORERS_JS)
+        print(f"  {nb}: ran in {time.time() - t0:.0f} s, {state['cells']} code cells, {n} explorer(s)", flush=True)
+        if shots:
+            first = page.locator("[data-explorer='0']")
+            if n:
+                first.scroll_into_view_if_needed()
+            page.screenshot(path=str(Path(shots) / f"lab_{nb.replace('.ipynb', '')}.png"))
+        for k in range(n):
+            exercise_explorer(page, page.locator(f"[data-explorer='{k}']"), f"{nb[:2]}#{k}", rows, failures)
+        for err in page.evaluate(ERRORS_JS):
+            failures.append(f"{nb} after moving controls: {err}")
+    except Failure as err:
+        failures.append(f"{nb}: {err}")
+        if shots:
+            page.screenshot(path=str(Path(shots) / f"FAILED_{nb.replace('.ipynb', '')}.png"))
+    finally:
+        page.close()
+
+
+def check_voila(context, site: Path, env: dict, tmp: Path, nb: str, rows: list, failures: list, shots) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = Server([sys.executable, "-m", "voila", str(site / "notebooks" / nb), "--no-browser",
+                     f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
+                    site / "notebooks", env, f"tcp:127.0.0.1:{port}", tmp / "voila.log")
+    page = None
+    try:
+        server.wait_ready()
+        page = context.new_page()
+        page.goto(url, timeout=RUN_ALL_TIMEOUT * 1000)
+        page.wait_for_selector("img.widget-image", timeout=RUN_ALL_TIMEOUT * 1000)
+        wait_for(lambda: "Loading widget" not in page.inner_text("body"), 120, "widgets to load under Voila")
+        text = page.inner_text("body")
+        if "Error displaying widget" in text or "No module named" in text:
+            failures.append(f"voila {nb}: widget error")
+        if page.locator(".jp-InputArea-editor:visible").count():
+            failures.append(f"voila {nb}: code is shown")
+        root = page.locator("img.widget-image").first.locator(
+            "xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]")
+        before = root.evaluate(PICTURE_JS)
+        handle = root.locator(".noUi-handle, select").first
+        t0 = time.perf_counter()
+        if handle.evaluate("e => e.tagName") == "SELECT":
+            handle.select_option(index=1)
+        else:
+            handle.focus()
+            handle.press("ArrowRight")
+        changed = wait_for(lambda: (root.evaluate(PICTURE_JS) or before) != before, UPDATE_TIMEOUT,
+                           "the picture to change under Voila", interval=0.05)
+        rows.append((f"voila {nb[:2]}", "first control", f"{(time.perf_counter() - t0) * 1000:.0f}",
+                     "explorer live, code hidden" if changed else ""))
+        if shots:
+            page.screenshot(path=str(Path(shots) / f"voila_{nb.replace('.ipynb', '')}.png"), full_page=False)
+    except Failure as err:
+        failures.append(f"voila {nb}: {err}")
+    finally:
+        if page is not None:
+            page.close()
+        server.stop()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--notebooks", nargs="*", help="chapter prefixes, e.g. 01 06 (default: all)")
+    ap.add_argument("--shots", help="save screenshots to this folder")
+    ap.add_argument("--skip-voila", action="store_true")
+    ap.add_argument("--voila-only", action="store_true", help="only the Voila check")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the folder holding notebooks/ (default: this project)")
+    ap.add_argument("--voila-chapter", default="01", help="the chapter served with Voila (default 01)")
+    args = ap.parse_args(argv)
+
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    if not Path(CHROMIUM).exists():
+        msg = f"no browser at {CHROMIUM} (Debian: apt-get install chromium; or set CHROMIUM=/path)"
+        print(("FAILED: " if ci else "SKIPPED: ") + msg)
+        return 1 if ci else 0
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("FAILED: the playwright package is missing: pip install -e '.[browser]' (no `playwright install` needed)")
+        return 1
+
+    notebooks = sorted(p.name for p in (args.root / "notebooks").glob("*.ipynb"))
+    if args.notebooks:
+        notebooks = [n for n in notebooks if any(n.startswith(p) for p in args.notebooks)]
+    if args.shots:
+        Path(args.shots).mkdir(parents=True, exist_ok=True)
+    rows, failures = [], []
+    tmp = Path(tempfile.mkdtemp(prefix="vizlab-browser-"))
+    site = copy_project(tmp, args.root)
+    env = server_env(tmp)
+    port, token = free_port(), secrets.token_hex(16)
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={site}",
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    lab = Server(cmd, site, env, f"{base}/api/status?token={token}", tmp / "lab.log")
+    t_start = time.time()
+    try:
+        lab.wait_ready()
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                str(tmp / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                viewport=VIEWPORT)
+            try:
+                for nb in [] if args.voila_only else notebooks:
+                    check_chapter(context, base, token, nb, rows, failures, args.shots)
+                lab.stop()           # one kernel-heavy server at a time
+                every = sorted(p.name for p in (args.root / "notebooks").glob("*.ipynb"))
+                voila = [n for n in every if n.startswith(args.voila_chapter)] or notebooks[:1]
+                if not args.skip_voila and voila:
+                    check_voila(context, site, env, tmp, voila[0], rows, failures, args.shots)
+            finally:
+                context.close()
+    except Failure as err:
+        failures.append(str(err))
+    finally:
+        lab.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"\n{'where':10s} {'control':28s} {'update ms':>9s}  result")
+    for where, name, ms, result in rows:
+        print(f"{where:10s} {name[:28]:28s} {ms:>9s}  {result}")
+    print(f"\n{len(notebooks)} chapter(s), {len(rows)} control move(s), {time.time() - t_start:.0f} s in all")
+    if failures:
+        print("\nFAILED:")
+        for f in failures:
+            print(" -", f)
+        return 1
+    print("browser test passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
