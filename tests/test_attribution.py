@@ -467,3 +467,90 @@ def test_bad_inputs():
     tanh_net = nn.Sequential(nn.Conv2d(2, 1, 1), nn.Tanh(), nn.Flatten())
     with pytest.raises(ValueError, match="no nn.ReLU"):
         A.deconvnet(tanh_net, X_RELU, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 7: hardening
+# --------------------------------------------------------------------------------------------
+
+def test_guided_rules_refuse_other_activations_unless_allowed():
+    """Item 2: a ReLU net with one Hardswish: the rule cannot be applied there. The error names the
+    type and count; allow_mixed_rules=True gives the rule at the ReLU and the plain gradient at the
+    Hardswish, computed here by hand."""
+    net = nn.Sequential(nn.Conv2d(2, 3, 1, bias=False), nn.ReLU(), nn.Conv2d(3, 3, 1, bias=False), nn.Hardswish(),
+                        nn.Conv2d(3, 1, 1, bias=False), nn.Flatten())
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor(W1)[:, :, None, None])
+        net[2].weight.copy_(torch.eye(3)[:, :, None, None])
+        net[4].weight.copy_(torch.tensor([[1.0, -1.0, 2.0]])[:, :, None, None])
+    net.eval()
+    for method in (A.guided_backprop, A.deconvnet):
+        with pytest.raises(ValueError, match=r"1 Hardswish"):
+            method(net, X_RELU, 0)
+    with pytest.raises(ValueError, match="Hardswish"):
+        vz.guided_grad_cam(net, X_RELU, 0, "1")
+    # h = (-1, 3, 2) -> relu (0, 3, 2) -> hardswish' at (0, 3, 2) = (0.5, 1, 1 + 2/3 ... ) by autograd
+    r = torch.tensor([0.0, 3.0, 2.0], requires_grad=True)
+    (d,) = torch.autograd.grad((F.hardswish(r) * torch.tensor([1.0, -1.0, 2.0])).sum(), r)
+    g = d.detach()                                     # gradient arriving at the ReLU's output
+    guided = torch.clamp(g, min=0) * torch.tensor([0.0, 1.0, 1.0])
+    expected = torch.tensor(W1).T @ guided
+    got = A.guided_backprop(net, X_RELU, 0, allow_mixed_rules=True)
+    assert torch.allclose(got.flatten(), expected, atol=1e-6)
+    assert torch.allclose(A.deconvnet(net, X_RELU, 0, allow_mixed_rules=True).flatten(),
+                          torch.tensor(W1).T @ torch.clamp(g, min=0), atol=1e-6)
+
+
+def test_mobilenet_v3_guided_backprop_names_the_mix():
+    m = vz.load("mobilenet_v3_small", pretrained=False)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="Hardswish") as err:
+        A.guided_backprop(m, x, 0)
+    assert "Hardsigmoid" in str(err.value) and "allow_mixed_rules=True" in str(err.value)
+    assert A.guided_backprop(m, x, 0, allow_mixed_rules=True).shape == x.shape
+
+
+def test_smoothgrad_passes_the_wrapped_methods_options():
+    """Item 6: a wrapped method's own `method`, `batch_size` and `generator` reach it."""
+    model = relu_net()
+    x = torch.randn(2, 2, 1, 1, generator=torch.Generator().manual_seed(0))
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    ig = dict(steps=4, baseline=0.0)
+    sg = A.smoothgrad(A.integrated_gradients, model, x, 0, samples=3, generator=g(), method="left", **ig)
+    # the same noise by hand, IG with the left rule on each noisy copy
+    sigma = 0.15 * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
+    gen, total = g(), torch.zeros_like(x)
+    for _ in range(3):
+        noisy = x + torch.randn(x.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
+        total += A.integrated_gradients(model, noisy, 0, method="left", **ig)
+    assert torch.allclose(sg, total / 3, atol=1e-6)
+    assert not torch.allclose(sg, A.smoothgrad(A.integrated_gradients, model, x, 0, samples=3, generator=g(),
+                                               **ig), atol=1e-6)  # gausslegendre differs: the option arrived
+    calls = []
+
+    def spy(model, x, target=None, batch_size=None, generator=None):
+        calls.append((batch_size, generator))
+        return A.saliency(model, x, target)
+
+    mine = torch.Generator()
+    A.smoothgrad(spy, model, x, 0, samples=2, batch_size=1, method_options={"batch_size": 7, "generator": mine})
+    assert calls and all(c == (7, mine) for c in calls)
+    assert torch.equal(A.smoothgrad("saliency", model, x, 0, samples=2, generator=g()),
+                       A.smoothgrad(A.saliency, model, x, 0, samples=2, generator=g()))
+
+
+def test_targets_by_name_numpy_baseline_and_inference_mode():
+    """Items 14/15: "tabby" is class 281; a numpy baseline is a baseline; inference-mode tensors and
+    calls inside torch.inference_mode() give the normal result."""
+    import numpy as np
+    m = random_resnet18()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(A.saliency(m, x, "tabby"), A.saliency(m, x, 281))
+    assert torch.equal(A.integrated_gradients(m, x, ["tabby"], steps=2), A.integrated_gradients(m, x, 281, steps=2))
+    assert torch.equal(A.integrated_gradients(m, x, 281, baseline=np.zeros((3, 1, 1), np.float32), steps=2),
+                       A.integrated_gradients(m, x, 281, baseline=0.0, steps=2))
+    with torch.inference_mode():
+        inside = A.guided_backprop(m, x, 281)
+        x_inf = x.clone()
+    assert torch.equal(inside, A.guided_backprop(m, x, 281))
+    assert torch.equal(A.integrated_gradients(m, x_inf, 281, steps=2), A.integrated_gradients(m, x, 281, steps=2))

@@ -430,3 +430,105 @@ def test_cam_explorer_caches_maps_and_reblends(lite0):
     assert "grad_cam" in explorer.info.value
     assert widget is explorer.widget
     assert_untouched(lite0, before)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 7: hardening
+# --------------------------------------------------------------------------------------------
+
+class ConstantChannels(nn.Module):
+    """x [1, 1, 32, 32] -> 3 x 3 average -> conv 1x1 "feat": channel 0 = the pooled image,
+    channels 1 and 2 constant 0.3 and 0.7 -> GAP -> linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool3 = nn.AdaptiveAvgPool2d(3)
+        self.feat = nn.Conv2d(1, 3, 1)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(3, 2)
+        with torch.no_grad():
+            self.feat.weight.copy_(torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1, 1))
+            self.feat.bias.copy_(torch.tensor([0.0, 0.3, 0.7]))
+            self.fc.weight.copy_(torch.tensor([[1.0, 0.5, -0.5], [0.2, 0.1, 0.3]]))
+            self.fc.bias.zero_()
+
+    def forward(self, x):
+        return self.fc(self.gap(self.feat(self.pool3(x))).flatten(1))
+
+
+def test_score_cam_constant_channels_tested_at_low_resolution():
+    """Item 5: a constant channel upsampled from 3 x 3 to 32 x 32 gains ~1e-7 ripple; min-max'ed,
+    that would be a full-range mask. Its mask is zero, as the paper's min-max of a constant gives."""
+    import torch.nn.functional as F
+    model = ConstantChannels().eval()
+    x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    A = vz.capture(model, x, "feat")["feat"]
+    up = F.interpolate(A, size=(32, 32), mode="bilinear", align_corners=False)
+    assert float(up[0, 1].max() - up[0, 1].min()) > 0  # the ripple this test is about
+    live = (up[0, 0] - up[0, 0].min()) / (up[0, 0].max() - up[0, 0].min() + 1e-8)
+    with torch.no_grad():
+        s_live = model(x * live)[0, 0]
+        s_zero = model(x * 0)[0, 0]
+    w = torch.softmax(torch.stack([s_live, s_zero, s_zero]), 0)
+    expected = torch.relu((w.view(3, 1, 1) * A[0]).sum(0))
+    calls = []
+    with vz.hooks.forward_hooks([(model.fc, lambda m, i, o: calls.append(o.shape[0]))]):
+        got = C.score_cam(model, x, 0, "feat", upsample=False, batch_size=1)
+    assert torch.allclose(got[0], expected, atol=1e-6)
+    assert len(calls) == 1 + 1 + 1  # the clean pass, the live channel, one pass for both constant ones
+
+
+def test_grad_cam_pp_without_overflow():
+    """Item 9: exp(S / T) for a small T and a huge score gave all-NaN maps."""
+    model = Tiny().eval()
+    ref = C.grad_cam_pp(model, TINY_X, 0, "act", upsample=False, normalize=True)
+    huge = C.grad_cam_pp(model, TINY_X, lambda z: 1e20 * z[:, 0], "act", upsample=False, normalize=True)
+    assert torch.isfinite(huge).all() and torch.allclose(huge, ref, atol=1e-6)
+    # class 1 scores 1.75: exp(1.75 / 0.01) = 1e76 fits float64 but not the float32 map
+    steep = C.grad_cam_pp(model, TINY_X, 1, "act", upsample=False, normalize=True,
+                          output_fn=lambda s: torch.exp(s / 0.01))
+    assert torch.isfinite(steep).all() and steep.max() == 1
+    with pytest.raises(ValueError, match="normalize=True"):
+        C.grad_cam_pp(model, TINY_X, 1, "act", output_fn=lambda s: torch.exp(s / 0.01))
+    with pytest.raises(ValueError, match="not finite"):
+        C.grad_cam_pp(model, TINY_X, 1, "act", normalize=True, output_fn=lambda s: torch.exp(s / 1e-4))
+    noisy = C.smooth_grad_cam_pp(model, TINY_X, lambda z: 1e20 * z[:, 0], "act", n_samples=4, normalize=True)
+    assert torch.isfinite(noisy).all()
+
+
+@pytest.mark.parametrize("method", ["cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam"])
+def test_float64_models_keep_float64(method):
+    """Items 10/12: a float64 model explains a float64 input and returns float64."""
+    model = small_cnn(3).double()
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    fn = C.get_method(method)
+    out = fn(model, x, 1, "relu2", **({"n_samples": 2} if method == "smooth_grad_cam_pp" else {}))
+    assert out.dtype == torch.float64
+    ref = fn(small_cnn(3), x.float(), 1, "relu2", **({"n_samples": 2} if method == "smooth_grad_cam_pp" else {}))
+    assert torch.allclose(out.float(), ref, rtol=1e-3, atol=1e-5)
+
+
+def test_class_name_targets_and_inference_mode():
+    """Items 14/15: a class name is a target; calls inside torch.inference_mode() work."""
+    model = random_resnet18()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    by_index = C.grad_cam(model, x, 281, "layer3")
+    assert torch.equal(C.grad_cam(model, x, "tabby", "layer3"), by_index)
+    with torch.inference_mode():
+        inside = C.grad_cam(model, x, 281, "layer3")
+        x_inf = x.clone()
+    assert torch.equal(inside, by_index)
+    assert torch.equal(C.grad_cam(model, x_inf, 281, "layer3"), by_index)
+    assert torch.equal(C.score_cam(model, x_inf, 281, "layer4"), C.score_cam(model, x, 281, "layer4"))
+
+
+def test_cam_calls_the_classifier_once():
+    """Item 18: a user's hook on the classifier fires once per cam() call."""
+    model = Tiny().eval()
+    calls = []
+    handle = model.fc.register_forward_hook(lambda m, i, o: calls.append(1))
+    try:
+        C.cam(model, TINY_X, 0, "act")
+    finally:
+        handle.remove()
+    assert len(calls) == 1

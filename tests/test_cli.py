@@ -81,3 +81,38 @@ def test_console_script_end_to_end(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "vizlab.cli", "explain", "coffee", "--method", "nope"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown method" in bad.stderr
+
+
+# ---- issue 7: hardening -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["explain", "chelsea", "--target", "²"], "no class called '²'"),
+    (["explain", "chelsea", "--dpi", "100000"], "--dpi 100000 is outside"),
+    (["explain", "chelsea", "--model", "mobilenet_v3_small", "--method", "guided_grad_cam"], "Hardswish"),
+])
+def test_more_clear_errors_exit_2(args, message, capsys, tmp_path, monkeypatch):
+    from vizlab import models
+    real = models.load
+    monkeypatch.setattr(models, "load", lambda name, pretrained=True: real(name, pretrained=name == "efficientnet_lite0"))
+    assert main([*args, "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_index_target_on_a_sequential_classifier(tmp_path, monkeypatch, capsys):
+    """Item 16: mobilenet/vgg/efficientnet have `classifier = Sequential(...)`: --target 5 works."""
+    from vizlab import models
+    real = models.load
+    monkeypatch.setattr(models, "load", lambda name, pretrained=True: real(name, pretrained=False))
+    assert main(["explain", "chelsea", "--model", "mobilenet_v3_small", "--target", "5",
+                 "--out", str(tmp_path / "m.png")]) == 0
+    assert (tmp_path / "m.png").exists()
+
+
+def test_out_without_extension_and_directory(tmp_path, capsys):
+    """Item 16: `--out noext` writes noext.png and says so; a directory is refused."""
+    assert main(["explain", "chelsea", "--out", str(tmp_path / "noext")]) == 0
+    assert (tmp_path / "noext.png").exists()
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'noext.png'}"
+    assert main(["explain", "chelsea", "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err

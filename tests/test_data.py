@@ -71,3 +71,35 @@ def test_preprocess_imagenet_normalisation_and_any_size():
 def test_deprocess_rejects_batches():
     with pytest.raises(ValueError, match="one image"):
         vz.deprocess(torch.zeros(2, 3, 8, 8))
+
+
+# ---- issue 7: hardening -------------------------------------------------------------------------
+
+def test_exif_orientation_is_applied(tmp_path):
+    """Item 7: a phone photo stored landscape with Orientation=6 (rotate 90 degrees) comes out upright."""
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20] = 255                     # left half white
+    img = Image.fromarray(stored)
+    exif = img.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    img.save(path, exif=exif, quality=95)
+    loaded = np.asarray(vz.load_image(path))
+    assert loaded.shape == (40, 20, 3)       # upright: taller than wide
+    assert loaded[:15].mean() > 200 and loaded[-15:].mean() < 50  # the white half is now on top
+    assert np.asarray(vz.load_image(Image.open(path))).shape == (40, 20, 3)
+
+
+def test_dark_16_bit_png_stays_dark(tmp_path):
+    """Item 7: a 16-bit PNG whose brightest pixel is 200 of 65535 is almost black, not 78 % grey."""
+    path = tmp_path / "dark.png"
+    Image.fromarray(np.full((8, 8), 200, np.uint16)).save(path)
+    assert np.asarray(vz.load_image(path)).max() == round(200 / 65535 * 255)  # = 1
+    assert np.asarray(vz.load_image(np.full((4, 4), 200, np.uint16))).max() == 1
+    assert np.asarray(vz.load_image(np.full((4, 4), 200, np.int64))).max() == 200  # plain ints: 8-bit
+
+
+def test_premultiplied_alpha_mode():
+    """Item 15: PIL mode "La" (premultiplied luminance + alpha) loads as RGB."""
+    img = Image.new("La", (4, 4))
+    assert vz.load_image(img).mode == "RGB"

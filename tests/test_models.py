@@ -130,3 +130,93 @@ def test_weights_checksum_is_verified(tmp_path, monkeypatch):
     monkeypatch.setattr(models, "lite0_weights_path", lambda: bad)
     with pytest.raises(RuntimeError, match="damaged"):
         vz.load()
+
+
+# ---- issue 7: hardening -------------------------------------------------------------------------
+
+def _bn_dropout_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Dropout(0.5), nn.Linear(4, 3))
+
+
+def test_predict_runs_a_train_mode_model_in_eval_mode():
+    """Item 1: dropout off, batch-norm statistics (and num_batches_tracked) untouched, flags restored."""
+    from conftest import assert_untouched, model_state
+    m = _bn_dropout_net()
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = m.eval()(x).softmax(-1)
+    m.train()
+    before = model_state(m)
+    first, again = vz.predict(m, x, k=3), vz.predict(m, x, k=3)
+    assert first == again
+    assert [p.probability for p in first[0]] == pytest.approx(sorted(expected[0].tolist(), reverse=True), abs=1e-6)
+    assert_untouched(m, before)
+    assert m.training
+
+
+def test_defaults_probe_with_the_users_input():
+    """Item 11: a 1-channel 32-px model, a float64 model and a train-mode BatchNorm1d head (N=1)."""
+    torch.manual_seed(0)
+    small = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(4 * 32 * 32, 3)).eval()
+    x = torch.randn(1, 1, 32, 32)
+    assert vz.default_cam_layer(small, x) == "3"
+    assert vz.grad_cam(small, x, 0).shape == (1, 32, 32)           # layer=None probes with x
+    with pytest.raises(ValueError, match="pass your own input"):  # the default 224-px probe does not fit ...
+        vz.layers(small)
+    assert vz.layers(small, x)[-1].shape == (1, 3)                  # ... the user's input does
+    double = random_resnet18().double()
+    assert vz.layers(double, leaves_only=True)[0].shape == (1, 64, 112, 112)
+    m = random_resnet18()
+    m.vizlab_info = None
+    m.fc = nn.Sequential(nn.Linear(512, 8), nn.BatchNorm1d(8), nn.Linear(8, 3))
+    m.train()
+    assert vz.default_cam_layer(m) == "layer4"                      # probed in eval mode: N=1 is fine
+    assert m.training
+
+
+def test_dns_that_hangs_is_bounded(monkeypatch, tmp_path):
+    """Item 17: the timeout covers the name lookup: a resolver that never answers gives the clear error."""
+    import socket
+    import threading
+    release = threading.Event()
+
+    def slow_lookup(*args, **kwargs):
+        release.wait(30)
+        raise socket.gaierror("too slow")
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(models, "NETWORK_TIMEOUT", 0.2)
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    try:
+        with pytest.raises(RuntimeError, match=r"no answer within 0.2 s"):
+            vz.load("resnet18", pretrained=True)
+    finally:
+        release.set()
+
+
+def test_damaged_cached_weights_name_the_file(monkeypatch, tmp_path):
+    """Item 16: a corrupt file in torchvision's cache: say which file to delete."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    import torchvision
+    url = torchvision.models.get_model_weights("resnet18").DEFAULT.url
+    cached = tmp_path / "checkpoints" / url.rsplit("/", 1)[-1]
+    cached.parent.mkdir()
+    cached.write_bytes(b"\x80\x02garbage")
+    with pytest.raises(RuntimeError, match="delete it") as err:
+        vz.load("resnet18", pretrained=True)
+    assert str(cached) in str(err.value)
+
+
+def test_compiled_model_is_explained_through_its_original_module():
+    """Item 13: hooks added after torch.compile are ignored by the compiled code: vizlab unwraps it."""
+    m = random_resnet18()
+    compiled = torch.compile(m, backend="eager")
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(vz.grad_cam(compiled, x, 1, "layer3"), vz.grad_cam(m, x, 1, "layer3"))
+    assert torch.equal(vz.grad_cam(compiled, x, 1, "_orig_mod.layer3"), vz.grad_cam(m, x, 1, "layer3"))
+    assert vz.capture(compiled, x, "layer2")["layer2"].shape == (1, 128, 4, 4)
+    assert vz.find_layer(compiled, "layer2") is m.layer2
+    assert vz.predict(compiled, x, k=1) == vz.predict(m, x, k=1)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
@@ -37,7 +38,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from . import targets as _targets
-from .hooks import check_input, eval_mode, forward_hooks
+from .hooks import check_count, check_input, eval_mode, forward_hooks, run_model, unwrap
 from .models import find_layer, info
 
 Target = _targets.Target
@@ -77,6 +78,12 @@ _RULE_HOOKS = {"deconvnet": _deconvnet_hook, "guided": _guided_hook}
 _RELU_FUNCTIONS = {F.relu, F.relu_, F.relu6, torch.relu, torch.relu_,
                    torch._C.TensorBase.relu, torch._C.TensorBase.relu_}
 _HARDTANH_FUNCTIONS = {F.hardtanh, F.hardtanh_}
+# Other activations (modules call these functions too): the ReLU rules do not say what to do at them,
+# so under deconvnet / guided backprop they would silently pass the plain gradient.
+_OTHER_ACTIVATIONS = {F.hardswish: "Hardswish", F.hardsigmoid: "Hardsigmoid", F.gelu: "GELU", F.silu: "SiLU",
+                      F.mish: "Mish", F.leaky_relu: "LeakyReLU", F.leaky_relu_: "LeakyReLU", F.elu: "ELU",
+                      F.elu_: "ELU", F.celu: "CELU", F.selu: "SELU", F.softplus: "Softplus", F.prelu: "PReLU",
+                      F.rrelu: "RReLU", F.rrelu_: "RReLU"}
 
 
 class _CountReluCalls(TorchFunctionMode):
@@ -85,6 +92,7 @@ class _CountReluCalls(TorchFunctionMode):
     def __init__(self):
         super().__init__()
         self.calls = 0
+        self.others: dict[str, int] = {}   # other activation type -> how often it ran
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -93,6 +101,9 @@ class _CountReluCalls(TorchFunctionMode):
         elif func in _HARDTANH_FUNCTIONS:
             low = args[1] if len(args) > 1 else kwargs.get("min_val", -1.0)
             self.calls += low == 0
+        elif func in _OTHER_ACTIVATIONS:
+            name = _OTHER_ACTIVATIONS[func]
+            self.others[name] = self.others.get(name, 0) + 1
         return func(*args, **kwargs)
 
 
@@ -121,12 +132,16 @@ class _RuleCheck:
 
 
 @contextlib.contextmanager
-def relu_rule(model: nn.Module, rule: str = "backprop") -> Iterator[Callable[[], None]]:
+def relu_rule(model: nn.Module, rule: str = "backprop", allow_mixed_rules: bool = False) -> Iterator[Callable[[], None]]:
     """Apply a ReLU backward ``rule`` to ``model`` inside a ``with`` block.
 
-    Yields ``verify()``: call it after the forward pass; it raises a ValueError if some ReLU was
-    computed by a bare function (``F.relu``, ``torch.relu``, ``x.relu()``) that no hook can reach
-    -- those would silently keep the plain gradient.
+    Yields ``verify()``: call it after the forward pass; it raises a ValueError if the result
+    would silently mix the rule with the plain gradient: some ReLU was computed by a bare
+    function (``F.relu``, ``torch.relu``, ``x.relu()``) that no hook can reach, or the model
+    computed other activations (Hardswish, Hardsigmoid, GELU, SiLU, LeakyReLU, ELU, ... -- e.g.
+    MobileNetV3, EfficientNet-B0, ConvNeXt), for which the rule is not defined. With
+    ``allow_mixed_rules=True`` both are accepted: the rule acts at the ReLU modules only and the
+    plain gradient passes everywhere else.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, not {rule!r}")
@@ -141,7 +156,16 @@ def relu_rule(model: nn.Module, rule: str = "backprop") -> Iterator[Callable[[],
     check, counter = _RuleCheck(rule), _CountReluCalls()
 
     def verify():
+        if allow_mixed_rules:
+            return
         functional = counter.calls - check.module_calls
+        if counter.others:
+            kinds = ", ".join(f"{n} {k}" for k, n in sorted(counter.others.items(), key=lambda kv: -kv[1]))
+            raise ValueError(f"{type(model).__name__} computed {sum(counter.others.values())} activation(s) that "
+                             f"the {rule} rule does not cover ({kinds}) beside {check.module_calls} ReLU "
+                             f"module call(s): the result would mix {rule} with the plain gradient through those. "
+                             "Pass allow_mixed_rules=True to accept that mix (the rule at ReLUs only), or use "
+                             "saliency / integrated_gradients, which need no rule.")
         if functional > 0:
             raise ValueError(f"{type(model).__name__} computed {functional} ReLU(s) with a bare function "
                              "(F.relu / torch.relu / x.relu()) that the {0} rule cannot reach: the result would "
@@ -157,12 +181,14 @@ def relu_rule(model: nn.Module, rule: str = "backprop") -> Iterator[Callable[[],
 # --------------------------------------------------------------------------------------------
 
 def _input_gradient(model: nn.Module, x: torch.Tensor, score: Callable[[nn.Module, torch.Tensor], torch.Tensor],
-                    rule: str = "backprop") -> torch.Tensor:
-    """``d sum_n score_n / d x`` under a ReLU ``rule``, leaving the model untouched."""
-    check_input(x)
-    xin = x.detach().requires_grad_(True)
-    with eval_mode(model), torch.enable_grad():
-        with relu_rule(model, rule) as verify:
+                    rule: str = "backprop", allow_mixed_rules: bool = False) -> torch.Tensor:
+    """``d sum_n score_n / d x`` under a ReLU ``rule``, leaving the model untouched (also inside
+    ``torch.no_grad()`` or ``torch.inference_mode()``: gradients are switched on for the call)."""
+    model = unwrap(model)
+    x = check_input(x, model)
+    with eval_mode(model), torch.inference_mode(False), torch.enable_grad():
+        xin = x.detach().requires_grad_(True)
+        with relu_rule(model, rule, allow_mixed_rules) as verify:
             s = score(model, xin)
             verify()
         (grad,) = torch.autograd.grad(s.sum(), xin)
@@ -171,7 +197,7 @@ def _input_gradient(model: nn.Module, x: torch.Tensor, score: Callable[[nn.Modul
 
 def _class_score(target: Target):
     def score(model, x):
-        return _targets.scores(target, _logits(model(x)))
+        return _targets.scores(_targets.resolve(target, model), run_model(model, x))
     return score
 
 
@@ -195,18 +221,26 @@ def grad_x_input(model: nn.Module, x: torch.Tensor, target: Target = None) -> to
     return x.detach() * saliency(model, x, target)
 
 
-def deconvnet(model: nn.Module, x: torch.Tensor, target: Target = None) -> torch.Tensor:
+def deconvnet(model: nn.Module, x: torch.Tensor, target: Target = None, *,
+              allow_mixed_rules: bool = False) -> torch.Tensor:
     """Deconvnet (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV
     2014) as a backward pass: at every ReLU pass ``max(g, 0)``, ignoring the forward mask; max-pool
-    switches and transposed convolutions are what backprop already does."""
-    return _input_gradient(model, x, _class_score(target), rule="deconvnet")
+    switches and transposed convolutions are what backprop already does.
+
+    Defined for ReLU networks: a model with other activations (Hardswish, GELU, SiLU, ...) raises
+    a ValueError naming them, unless ``allow_mixed_rules=True`` (see ``relu_rule``)."""
+    return _input_gradient(model, x, _class_score(target), rule="deconvnet", allow_mixed_rules=allow_mixed_rules)
 
 
-def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target = None) -> torch.Tensor:
+def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target = None, *,
+                    allow_mixed_rules: bool = False) -> torch.Tensor:
     """Guided backpropagation (Springenberg et al., "Striving for Simplicity: The All
     Convolutional Net", ICLR workshop 2015): at every ReLU pass ``max(g, 0) * [x > 0]`` --
-    positive input *and* positive gradient."""
-    return _input_gradient(model, x, _class_score(target), rule="guided")
+    positive input *and* positive gradient.
+
+    Defined for ReLU networks: a model with other activations (Hardswish, GELU, SiLU, ...) raises
+    a ValueError naming them, unless ``allow_mixed_rules=True`` (see ``relu_rule``)."""
+    return _input_gradient(model, x, _class_score(target), rule="guided", allow_mixed_rules=allow_mixed_rules)
 
 
 class _StopForward(Exception):
@@ -233,30 +267,45 @@ def layer_output_score(layer: Union[str, nn.Module], channel: int,
         if not store:
             raise ValueError(f"layer {layer!r} was not called in the forward pass")
         a = store[0]
+        if not isinstance(a, torch.Tensor) or a.ndim < 2:
+            got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
+            raise ValueError(f"layer {layer!r} outputs {got}; a channel score needs an output [N, C, ...]")
         if not 0 <= channel < a.shape[1]:
             raise ValueError(f"channel {channel} is outside 0..{a.shape[1] - 1} (layer {layer!r} has "
                              f"{a.shape[1]} channels)")
         c = a[:, channel].reshape(a.shape[0], -1)
         if position is None:
             return c.sum(1)
-        if position == "max":
+        if isinstance(position, str) and position == "max":
             return c.max(1).values
-        if isinstance(position, tuple) and len(position) == 2 and a.ndim == 4:
-            return a[:, channel, position[0], position[1]]
+        if isinstance(position, (tuple, list)) and len(position) == 2:
+            if a.ndim != 4:
+                raise ValueError(f"position (h, w) needs a layer with a spatial output [N, C, H, W]; layer "
+                                 f"{layer!r} outputs {tuple(a.shape)} -- use position=None or 'max'")
+            h, w = position
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (h, w)):
+                raise ValueError(f"position must be two ints (h, w), got {position!r}")
+            if not (0 <= h < a.shape[2] and 0 <= w < a.shape[3]):
+                raise ValueError(f"position {tuple(position)} is outside layer {layer!r}'s map of "
+                                 f"{a.shape[2]} x {a.shape[3]}: h must be in 0..{a.shape[2] - 1} and w in "
+                                 f"0..{a.shape[3] - 1}")
+            return a[:, channel, h, w]
         raise ValueError(f"position must be None, 'max' or (h, w), not {position!r}")
     return score
 
 
 def neuron_gradient(model: nn.Module, x: torch.Tensor, layer: Union[str, nn.Module], channel: int,
-                    rule: str = "backprop", position: Union[None, str, tuple] = None) -> torch.Tensor:
+                    rule: str = "backprop", position: Union[None, str, tuple] = None, *,
+                    allow_mixed_rules: bool = False) -> torch.Tensor:
     """Gradient of one channel of an intermediate layer with respect to the input, under a ReLU
     ``rule`` ("backprop", "deconvnet" or "guided").
 
     ``position=None`` explains the channel's sum; ``"max"`` its strongest activation in each image
     (Zeiler & Fergus project exactly this one unit back to pixels); ``(h, w)`` one unit. The
-    forward pass stops at ``layer``.
+    forward pass stops at ``layer``. ``allow_mixed_rules``: see ``relu_rule``.
     """
-    return _input_gradient(model, x, layer_output_score(layer, channel, position), rule=rule)
+    return _input_gradient(model, x, layer_output_score(layer, channel, position), rule=rule,
+                           allow_mixed_rules=allow_mixed_rules)
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,14 +316,20 @@ SMOOTHGRAD_KINDS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 
 def _per_image(target: Target, model: nn.Module, x: torch.Tensor) -> Target:
-    """Resolve ``target=None`` to the predicted class of the clean images (one forward pass)."""
+    """Resolve ``target`` once for the clean images: ``None`` -> the predicted class of each (one
+    forward pass), class names -> indices, a list -> checked against the batch (one per image)."""
+    target = _targets.resolve(target, model)
     if target is None:
         with torch.no_grad(), eval_mode(model):
-            return _targets.class_indices(None, _logits(model(x))).tolist()
-    if callable(target) or isinstance(target, int):
+            return _targets.class_indices(None, run_model(model, x)).tolist()
+    if callable(target) or (isinstance(target, int) and not isinstance(target, bool)):
         return target
-    idx = torch.as_tensor(target).reshape(-1).long()
-    return idx.expand(x.shape[0]).tolist() if idx.numel() == 1 else idx.tolist()
+    idx = _targets._as_indices(target)
+    n = x.shape[0]
+    if idx.numel() not in (1, n):
+        raise ValueError(f"target names {idx.numel()} classes but the batch holds {n} images; "
+                         "pass one class per image, or a single int for all")
+    return idx.expand(n).tolist() if idx.numel() == 1 else idx.tolist()
 
 
 def _repeat_target(target: Target, rows: Sequence[int]) -> Target:
@@ -284,20 +339,45 @@ def _repeat_target(target: Target, rows: Sequence[int]) -> Target:
     return target
 
 
-def noisy_attributions(method: Callable, model: nn.Module, x: torch.Tensor, target: Target = None,
+def _attribution_method(method) -> Callable:
+    """An attribution function, also given by its name (``"saliency"``)."""
+    if isinstance(method, str):
+        known = {f.__name__: f for f in (saliency, grad_x_input, deconvnet, guided_backprop, integrated_gradients)}
+        if method not in known:
+            import difflib
+            close = difflib.get_close_matches(method, known, n=2)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise ValueError(f"unknown attribution method {method!r}.{hint} Pass a function such as "
+                             f"vizlab.saliency, or one of the names {', '.join(known)}")
+        return known[method]
+    if not callable(method):
+        raise TypeError(f"method must be an attribution function such as vizlab.saliency, got {type(method).__name__}")
+    return method
+
+
+def _check_fraction(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} is a fraction of the input range: a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def noisy_attributions(method: Callable, model: nn.Module, x: torch.Tensor, target: Target = None, /,
                        samples: int = 50, noise: float = 0.15, batch_size: int = 8,
-                       generator: Optional[torch.Generator] = None, **options) -> Iterator[tuple]:
+                       generator: Optional[torch.Generator] = None, *, method_options: Optional[dict] = None,
+                       **options) -> Iterator[tuple]:
     """Yield ``(sample, image, attribution [C, H, W])`` for ``method`` on noisy copies of ``x``,
     sample after sample: ``x_n + e`` with ``e ~ N(0, sigma_n^2)``, ``sigma_n = noise * (max x_n -
     min x_n)``. The noise of sample ``s`` is drawn for all images at once, in order, from
     ``generator`` -- so the draws do not depend on ``batch_size``, which bounds how many noisy
     images run through the model at once. (``smoothgrad`` averages these; an explorer keeps them.)
+    ``options`` and ``method_options`` go to ``method`` (see ``smoothgrad``).
     """
-    check_input(x)
-    if samples < 1 or batch_size < 1:
-        raise ValueError("samples and batch_size must be at least 1")
-    if noise < 0:
-        raise ValueError(f"noise is a fraction of the input range and must be >= 0, got {noise}")
+    method = _attribution_method(method)
+    model = unwrap(model)
+    x = check_input(x, model)
+    samples, batch_size = check_count("samples", samples), check_count("batch_size", batch_size)
+    noise = _check_fraction("noise", noise)
+    options = {**options, **(method_options or {})}
     x = x.detach()
     n = x.shape[0]
     target = _per_image(target, model, x)
@@ -305,10 +385,12 @@ def noisy_attributions(method: Callable, model: nn.Module, x: torch.Tensor, targ
     rows = [(s, i) for s in range(samples) for i in range(n)]   # sample-major, like the noise
     noisy: dict[int, torch.Tensor] = {}                         # sample -> noisy copies of all images
     drawn = 0
+    where = generator.device if generator is not None else x.device
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
         while drawn <= chunk[-1][0]:                            # draw whole samples, in order
-            noisy[drawn] = x + torch.randn(x.shape, generator=generator, dtype=x.dtype) * sigma.view(-1, 1, 1, 1)
+            e = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=where).to(x.device)
+            noisy[drawn] = x + e * sigma.view(-1, 1, 1, 1)
             drawn += 1
         batch = torch.stack([noisy[s][i] for s, i in chunk])
         a = method(model, batch, _repeat_target(target, [i for _, i in chunk]), **options)
@@ -318,9 +400,10 @@ def noisy_attributions(method: Callable, model: nn.Module, x: torch.Tensor, targ
             del noisy[s]
 
 
-def smoothgrad(method: Callable, model: nn.Module, x: torch.Tensor, target: Target = None,
+def smoothgrad(method: Callable, model: nn.Module, x: torch.Tensor, target: Target = None, /,
                samples: int = 50, noise: float = 0.15, kind: str = "smoothgrad", batch_size: int = 8,
-               generator: Optional[torch.Generator] = None, **options) -> torch.Tensor:
+               generator: Optional[torch.Generator] = None, *, method_options: Optional[dict] = None,
+               **options) -> torch.Tensor:
     """Average an attribution over noisy copies of the input (Smilkov et al., "SmoothGrad:
     removing noise by adding noise", 2017)::
 
@@ -329,15 +412,20 @@ def smoothgrad(method: Callable, model: nn.Module, x: torch.Tensor, target: Targ
         vargrad       = smoothgrad_sq - smoothgrad^2      (Adebayo et al. 2018)
 
     ``method`` is any attribution function of this module (``saliency``, ``guided_backprop``,
-    ...) and ``options`` go to it. Pass a ``generator`` for reproducible noise; the result does
-    not depend on ``batch_size`` (see ``noisy_attributions``).
+    ...; or its name) and the other keyword ``options`` go to it -- also one called ``method``:
+    ``smoothgrad(integrated_gradients, model, x, 0, method="left", steps=16)``. ``samples``,
+    ``noise``, ``kind``, ``batch_size`` and ``generator`` are SmoothGrad's own (the noise and how
+    many noisy images run at once); to give the wrapped method an option of the same name, put it
+    in ``method_options``: ``method_options={"batch_size": 4}``. Pass a ``generator`` for
+    reproducible noise; the result does not depend on ``batch_size`` (see ``noisy_attributions``).
     """
     if kind not in SMOOTHGRAD_KINDS:
         raise ValueError(f"kind must be one of {SMOOTHGRAD_KINDS}, not {kind!r}")
-    check_input(x)
+    x = check_input(x, unwrap(model))
     total = torch.zeros_like(x.detach())
     total_sq = torch.zeros_like(total)
-    for _, i, a in noisy_attributions(method, model, x, target, samples, noise, batch_size, generator, **options):
+    for _, i, a in noisy_attributions(method, model, x, target, samples, noise, batch_size, generator,
+                                      method_options=method_options, **options):
         total[i] += a
         total_sq[i] += a * a
     return combine_samples(total / samples, total_sq / samples, kind)
@@ -377,8 +465,7 @@ def quadrature(method: str, steps: int) -> tuple[list[float], list[float]]:
     if method not in IG_METHODS:
         raise ValueError(f"method must be one of {IG_METHODS}, not {method!r}")
     minimum = 2 if method == "trapezoid" else 1
-    if steps < minimum:
-        raise ValueError(f"steps must be at least {minimum} for method {method!r}, got {steps}")
+    steps = check_count("steps", steps, minimum)
     if method == "gausslegendre":
         nodes, weights = np.polynomial.legendre.leggauss(steps)
         return (0.5 * (1 + nodes)).tolist(), (0.5 * weights).tolist()
@@ -395,35 +482,53 @@ def quadrature(method: str, steps: int) -> tuple[list[float], list[float]]:
 
 def baseline_for(model: nn.Module, x: torch.Tensor, baseline: Union[str, float, torch.Tensor] = "black",
                  generator: Optional[torch.Generator] = None, blur_sigma: float = 10.0) -> torch.Tensor:
-    """The reference input ``x'`` of Integrated Gradients, shaped like ``x`` (in model input space).
+    """The reference input ``x'`` of Integrated Gradients, shaped like ``x`` (in model input space,
+    on its device and with its dtype).
 
     ``"black"``: a black photo (pixel 0, normalised with the model's mean/std); ``"blur"``: ``x``
     under a Gaussian blur of ``blur_sigma`` pixels (Sturmfels et al., Distill 2020); ``"noise"``:
-    uniform noise in pixel space; a number or tensor: used as is (broadcast to ``x``).
+    uniform noise in pixel space; a number, tensor or numpy array: used as is (broadcast to ``x``).
     """
+    if isinstance(baseline, np.ndarray):
+        baseline = torch.from_numpy(baseline)
     if isinstance(baseline, torch.Tensor):
-        b = baseline.detach().to(x.dtype)
+        b = baseline.detach().to(device=x.device, dtype=x.dtype)
         try:
-            return b.expand_as(x).clone()
+            b = b.expand_as(x).clone()
         except RuntimeError:
             raise ValueError(f"a baseline tensor must broadcast to the input {tuple(x.shape)}, "
                              f"got {tuple(b.shape)}") from None
-    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
+        if b.device.type != "meta" and not torch.isfinite(b).all():
+            raise ValueError("the baseline holds NaN or infinite values; pass a finite tensor (or 'black')")
+        return b
+    if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
+        if not math.isfinite(baseline):
+            raise ValueError(f"the baseline must be finite, got {baseline}")
         return torch.full_like(x, float(baseline))
+    if not isinstance(baseline, str):
+        raise ValueError(f"baseline must be 'black', 'blur', 'noise', a number or a tensor, not {type(baseline).__name__}")
     meta = info(model)
-    mean = torch.tensor(meta.mean, dtype=x.dtype).view(1, -1, 1, 1)
-    std = torch.tensor(meta.std, dtype=x.dtype).view(1, -1, 1, 1)
+    c = x.shape[1]
+    if baseline in ("black", "noise") and len(meta.mean) != c:
+        raise ValueError(f"baseline={baseline!r} needs the model's normalisation for {c} channel(s), but "
+                         f"vizlab.info(model) has {len(meta.mean)} (mean {meta.mean}); pass the baseline "
+                         "yourself: a number (e.g. baseline=0.0) or a tensor in the model's input space")
+    mean = torch.tensor(meta.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(meta.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     if baseline == "black":
         return ((0 - mean) / std).expand_as(x).clone()
     if baseline == "noise":
-        pixels = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+        where = generator.device if generator is not None else x.device
+        pixels = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=where).to(x.device)
         return (pixels - mean) / std
     if baseline == "blur":
+        if isinstance(blur_sigma, bool) or not isinstance(blur_sigma, numbers.Real) or not blur_sigma > 0 \
+                or not math.isfinite(blur_sigma):
+            raise ValueError(f"blur_sigma must be a finite number of pixels > 0, got {blur_sigma!r}")
         radius = int(math.ceil(3 * blur_sigma))
-        t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+        t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
         k = torch.exp(-0.5 * (t / blur_sigma) ** 2)
         k = k / k.sum()
-        c = x.shape[1]
         padded = F.pad(x.detach(), (radius, radius, radius, radius), mode="replicate")
         rows = F.conv2d(padded, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
         return F.conv2d(rows, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
@@ -444,9 +549,9 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
     a second tensor ``[N]`` (``sum IG - (S(x) - S(x'))``). The ``steps * N`` path points run in
     chunks of ``batch_size``; the result does not depend on it.
     """
-    check_input(x)
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+    model = unwrap(model)
+    x = check_input(x, model)
+    batch_size = check_count("batch_size", batch_size)
     alphas, weights = quadrature(method, steps)
     x = x.detach()
     n = x.shape[0]
@@ -455,20 +560,23 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
     target = _per_image(target, model, x)
     points = [(k, i) for k in range(len(alphas)) for i in range(n)]
     total = torch.zeros_like(x)
+    alphas_t = torch.tensor(alphas, dtype=x.dtype, device=x.device)
+    weights_t = torch.tensor(weights, dtype=x.dtype, device=x.device)
     for start in range(0, len(points), batch_size):
         chunk = points[start:start + batch_size]
-        ks = torch.tensor([k for k, _ in chunk])
-        ims = torch.tensor([i for _, i in chunk])
-        a = torch.tensor(alphas, dtype=x.dtype)[ks].view(-1, 1, 1, 1)
+        rows = [i for _, i in chunk]
+        ks = torch.tensor([k for k, _ in chunk], device=x.device)
+        ims = torch.tensor(rows, device=x.device)
+        a = alphas_t[ks].view(-1, 1, 1, 1)
         path = base[ims] + a * diff[ims]
-        grads = _input_gradient(model, path, _class_score(_repeat_target(target, ims.tolist())))
-        w = torch.tensor(weights, dtype=x.dtype)[ks].view(-1, 1, 1, 1)
+        grads = _input_gradient(model, path, _class_score(_repeat_target(target, rows)))
+        w = weights_t[ks].view(-1, 1, 1, 1)
         total.index_add_(0, ims, w * grads)
     attributions = diff * total
     if not return_delta:
         return attributions
     with torch.no_grad(), eval_mode(model):
-        ends = _targets.scores(_repeat_target(target, list(range(n)) * 2), _logits(model(torch.cat([x, base]))))
+        ends = _targets.scores(_repeat_target(target, list(range(n)) * 2), run_model(model, torch.cat([x, base])))
     delta = attributions.sum(dim=(1, 2, 3)) - (ends[:n] - ends[n:])
     return attributions, delta
 

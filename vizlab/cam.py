@@ -34,6 +34,7 @@ zeros stays all zeros, never NaN), ``fuse="mean"`` or ``"max"`` for several laye
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Union
 
@@ -42,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import targets as _targets
-from .hooks import capture, check_input, eval_mode
+from .hooks import capture, check_count, check_input, eval_mode, layer_list, run_model, unwrap
 from .models import default_cam_layer, find_layer
 
 Layer = Union[None, str, Sequence[str]]
@@ -98,12 +99,12 @@ def _weighted_sum(A: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return (w * A).sum(dim=1)
 
 
-def _layer_names(model: nn.Module, layer: Layer) -> list[str]:
+def _layer_names(model: nn.Module, layer: Layer, x: Optional[torch.Tensor] = None) -> list[str]:
     if layer is None:
-        return [default_cam_layer(model)]
-    names = [layer] if isinstance(layer, (str, nn.Module)) else list(layer)
-    if not names:
+        return [default_cam_layer(model, x)]
+    if isinstance(layer, (list, tuple)) and not layer:
         raise ValueError("layer=[] names no layer; pass a name, a list of names or None (the default layer)")
+    names = layer_list(layer)
     out = []
     for name in names:
         if isinstance(name, nn.Module):
@@ -120,14 +121,16 @@ def _class_map(model: nn.Module, x: torch.Tensor, target: _targets.Target, layer
                rule: WeightRule, *, gradients: bool = True, relu: bool = True, upsample: bool = True,
                normalize: bool = False, fuse: str = "mean") -> torch.Tensor:
     """The one core: capture -> weights -> ReLU(sum_k w_k A_k) -> bilinear upsampling."""
-    check_input(x)
+    model = unwrap(model)
+    x = check_input(x, model)
     if fuse not in ("mean", "max"):
         raise ValueError(f"fuse must be 'mean' or 'max', not {fuse!r}")
-    names = _layer_names(model, layer)
-    if len(names) > 1 and not upsample:
-        raise ValueError("fusing several layers needs a common resolution: keep upsample=True")
+    target = _targets.resolve(target, model)
     x = x.detach()
-    with eval_mode(model):
+    with eval_mode(model), torch.inference_mode(False):
+        names = _layer_names(model, layer, x)
+        if len(names) > 1 and not upsample:
+            raise ValueError("fusing several layers needs a common resolution: keep upsample=True")
         cap = capture(model, x, names, target, gradients=gradients)
         maps = []
         for name in names:
@@ -175,7 +178,7 @@ def _linear_head(model: nn.Module, data: LayerData) -> nn.Linear:
             raise ValueError(f"{why}Layer {data.layer!r} has {gap.shape[1]} channels but the classifier takes "
                              f"{fc.in_features} inputs, so the logits are not a linear function of its "
                              f"channel averages. {hint}")
-        rebuilt = fc(gap)
+        rebuilt = F.linear(gap, fc.weight, fc.bias)  # not fc(gap): a user's hook on fc must not fire twice
         scale = data.logits.abs().max().clamp_min(1.0)
         err = float((rebuilt - data.logits).abs().max() / scale)
     if err > 1e-4:
@@ -231,11 +234,33 @@ def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
 
 
 def _pp_weights(G1: torch.Tensor, G2: torch.Tensor, G3: torch.Tensor, A: torch.Tensor, eps: float) -> torch.Tensor:
-    """Grad-CAM++ weights from (possibly averaged) first, second and third derivative terms."""
+    """Grad-CAM++ weights from (possibly averaged) first, second and third derivative terms.
+
+    Computed in float64 (pass the G terms in float64): G^3 of a large score (``1e20 * logit``)
+    overflows float32 and would turn alpha into inf / inf = NaN. Returned in float64."""
+    A = A.double()
     sum_a = A.sum(dim=(2, 3), keepdim=True)
     alpha = _safe_div(G2, 2 * G2 + sum_a * G3 + eps)
     alpha = torch.where(G1 != 0, alpha, torch.zeros_like(alpha))
     return (alpha * F.relu(G1)).sum(dim=(2, 3))
+
+
+def _to_map_dtype(w: torch.Tensor, dtype: torch.dtype, rescale: bool, why: str) -> torch.Tensor:
+    """Float64 weights back to the map's dtype. If they do not fit (e.g. f'(S) = exp(S / T) / T
+    for a small T), rescale each image's weights by their largest value when the map is
+    normalised anyway (its shape does not depend on a positive factor), else say so."""
+    if w.device.type == "meta":  # shapes only (device tests): no values to check
+        return w.to(dtype)
+    if not torch.isfinite(w).all():
+        raise ValueError(f"the Grad-CAM++ weights are not finite: {why}")
+    big = w.abs().amax(dim=1, keepdim=True)
+    if bool((big > torch.finfo(dtype).max).any()):
+        if not rescale:
+            raise ValueError(f"the Grad-CAM++ weights reach {float(big.max()):.3g}, more than {dtype} can hold "
+                             f"({why}); pass normalize=True (a positive factor does not change the map's shape) "
+                             "or choose an output_fn that grows less steeply")
+        w = w / big.clamp_min(1e-300)
+    return w.to(dtype)
 
 
 def _derivatives(output_fn: Callable[[torch.Tensor], torch.Tensor], s: torch.Tensor):
@@ -275,13 +300,21 @@ def grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Target = Non
       the same map up to the factor exp(S); ``output_fn=lambda s: torch.exp(s / T)`` shows how
       the choice of f changes alpha (large T -> alpha -> 1/2, i.e. Grad-CAM on positive gradients).
     """
+    rescale = bool(options.get("normalize", False))
+
     def rule(d: LayerData) -> torch.Tensor:
-        G = d.G
+        G = d.G.double()
         if output_fn is None:
-            return _pp_weights(G, G ** 2, G ** 3, d.A, eps)
-        s = _targets.scores(_fixed_target(d.target, d.logits), d.logits)
-        f1, f2, f3 = (v[:, None, None, None] for v in _derivatives(output_fn, s))
-        return _pp_weights(f1 * G, f2 * G ** 2, f3 * G ** 3, d.A, eps)
+            w = _pp_weights(G, G ** 2, G ** 3, d.A, eps)
+            return _to_map_dtype(w, d.A.dtype, rescale, "the score's gradients are too large")
+        s = _targets.scores(_fixed_target(d.target, d.logits), d.logits).double()
+        f = _derivatives(output_fn, s)
+        if s.device.type != "meta" and not all(torch.isfinite(v).all() for v in f):
+            raise ValueError(f"output_fn or its derivatives are not finite at the score {s.tolist()} (e.g. exp(S / T) "
+                             "with a small T overflows); choose an output_fn that grows less steeply")
+        f1, f2, f3 = (v[:, None, None, None] for v in f)
+        w = _pp_weights(f1 * G, f2 * G ** 2, f3 * G ** 3, d.A, eps)
+        return _to_map_dtype(w, d.A.dtype, rescale, "f'(S) is large")
     return _class_map(model, x, target, layer, rule, **options)
 
 
@@ -299,24 +332,28 @@ def smooth_grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Targe
     default). The noise comes from ``generator`` (default: a new one seeded with 0), never from
     the global RNG, so a call is reproducible. Noisy copies run in chunks of ``batch_size``.
     """
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    n_samples, batch_size = check_count("n_samples", n_samples), check_count("batch_size", batch_size)
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not math.isfinite(std) or std < 0:
+        raise ValueError(f"std is the noise level in input units: a finite number >= 0, got {std!r}")
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    rescale = bool(options.get("normalize", False))
 
     def rule(d: LayerData) -> torch.Tensor:
         tgt = _fixed_target(d.target, d.logits)
-        sums = [torch.zeros_like(d.A) for _ in range(3)]
-        noise = torch.randn((d.x.shape[0], n_samples, *d.x.shape[1:]), generator=gen, dtype=d.x.dtype) * std
+        sums = [torch.zeros_like(d.A, dtype=torch.float64) for _ in range(3)]
+        noise = torch.randn((d.x.shape[0], n_samples, *d.x.shape[1:]), generator=gen, dtype=d.x.dtype,
+                            device=gen.device).to(d.x.device) * std
         for n in range(d.x.shape[0]):
             t_n = tgt if callable(tgt) else tgt[n:n + 1]
             for start in range(0, n_samples, batch_size):
-                chunk = d.x[n:n + 1] + noise[n, start:start + batch_size].to(d.x.device)
+                chunk = d.x[n:n + 1] + noise[n, start:start + batch_size]
                 t_chunk = t_n if callable(t_n) else t_n.expand(chunk.shape[0])
-                G = capture(d.model, chunk, d.layer, t_chunk, gradients=True).gradients[d.layer]
+                G = capture(d.model, chunk, d.layer, t_chunk, gradients=True).gradients[d.layer].double()
                 for p, acc in enumerate(sums, start=1):
                     acc[n] += (G ** p).sum(dim=0)
         G1, G2, G3 = (s / n_samples for s in sums)
-        return _pp_weights(G1, G2, G3, d.A, eps)
+        return _to_map_dtype(_pp_weights(G1, G2, G3, d.A, eps), d.A.dtype, rescale,
+                             "the score's gradients are too large")
     return _class_map(model, x, target, layer, rule, gradients=False, **options)
 
 
@@ -334,32 +371,38 @@ def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
     ``align_corners`` is for the mask upsampling: the paper's code uses ``False``,
     pytorch-grad-cam ``True`` (pass ``align_corners=True`` to match it exactly).
     """
+    batch_size = check_count("batch_size", batch_size)
+
     def rule(d: LayerData) -> torch.Tensor:
         tgt = _fixed_target(d.target, d.logits)
         N, K = d.A.shape[:2]
-        weights = torch.empty(N, K, dtype=d.A.dtype)
+        weights = torch.empty(N, K, dtype=d.A.dtype, device=d.A.device)
         with torch.inference_mode():
             for n in range(N):
-                masks = F.interpolate(d.A[n][:, None], size=d.x.shape[-2:], mode="bilinear",
+                # A constant channel (often a dead, all-zero one: 816 of 1280 at EfficientNet-Lite0's
+                # head on the cat photo) gives the all-zero mask: one forward pass serves them all.
+                # Constancy is tested on the low-resolution A: upsampling adds ~1e-7 ripple to a
+                # constant map, which the min-max below would stretch into a full-range mask.
+                a = d.A[n]
+                constant = (a.amax(dim=(1, 2)) - a.amin(dim=(1, 2))) <= 0
+                masks = F.interpolate(a[:, None], size=d.x.shape[-2:], mode="bilinear",
                                       align_corners=align_corners)  # [K, 1, H, W]
                 lo = masks.amin(dim=(2, 3), keepdim=True)
                 hi = masks.amax(dim=(2, 3), keepdim=True)
                 masks = (masks - lo) / (hi - lo + 1e-8)
-                # A constant channel (often a dead, all-zero one: 816 of 1280 at EfficientNet-Lite0's
-                # head on the cat photo) gives the all-zero mask: one forward pass serves them all.
-                constant = (hi - lo).flatten() <= 0
+                masks[constant] = 0
                 live = (~constant).nonzero().flatten()
                 if constant.any():
                     live = torch.cat([live, constant.nonzero().flatten()[:1]])
-                scores = torch.empty(K, dtype=d.A.dtype)
+                scores = torch.zeros(K, dtype=d.A.dtype, device=d.A.device)
                 for start in range(0, len(live), batch_size):
                     idx = live[start:start + batch_size]
-                    logits = d.model(d.x[n:n + 1] * masks[idx])
-                    scores[idx] = (_targets.scores(tgt, logits) if callable(tgt) else logits[:, int(tgt[n])]).float()
+                    logits = run_model(d.model, d.x[n:n + 1] * masks[idx])
+                    scores[idx] = (_targets.scores(tgt, logits) if callable(tgt) else logits[:, int(tgt[n])]).to(scores.dtype)
                 if constant.any():
                     scores[constant] = scores[live[-1]]
                 weights[n] = scores.softmax(dim=0)
-        return weights.to(d.A.device)
+        return weights.clone()
     return _class_map(model, x, target, layer, rule, gradients=False, **options)
 
 
@@ -380,14 +423,17 @@ def layer_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
 
 
 def guided_grad_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None, layer: Layer = None,
-                    **options) -> torch.Tensor:
+                    *, allow_mixed_rules: bool = False, **options) -> torch.Tensor:
     """Guided Grad-CAM (Selvaraju et al. 2017, Sec. 3.1): guided backpropagation (fine, pixel-level,
     not class-discriminative) multiplied pointwise by the upsampled Grad-CAM map (coarse,
-    class-discriminative). Returns a tensor shaped like ``x``."""
+    class-discriminative). Returns a tensor shaped like ``x``. Guided backprop is defined for ReLU
+    networks: other activations raise an error unless ``allow_mixed_rules=True``
+    (``vizlab.attribution.relu_rule``)."""
     from .attribution import guided_backprop  # the one implementation, in vizlab.attribution
-    check_input(x)
+    model = unwrap(model)
+    x = check_input(x, model)
     heat = grad_cam(model, x, target, layer, **{**options, "upsample": True})
-    gb = guided_backprop(model, x, target)
+    gb = guided_backprop(model, x, target, allow_mixed_rules=allow_mixed_rules)
     return gb * heat[:, None]
 
 

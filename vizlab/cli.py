@@ -17,6 +17,9 @@ from typing import Optional, Sequence
 EXPLAIN_METHODS = ("cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam")
 
 
+DPI_RANGE = (20, 600)
+
+
 class UsageError(Exception):
     """A mistake in the command line: reported as one line, exit code 2."""
 
@@ -38,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
                                      "default: the predicted class")
     ex.add_argument("--layer", help="layer to explain (default: the model's last convolutional stage)")
     ex.add_argument("--out", help="output figure (PNG/JPG/PDF by extension; default: explain_<image>.png)")
-    ex.add_argument("--dpi", type=int, default=100, help="figure resolution (default: 100)")
+    ex.add_argument("--dpi", type=int, default=100, help=f"figure resolution, {DPI_RANGE[0]}..{DPI_RANGE[1]} (default: 100)")
     return parser
 
 
@@ -72,13 +75,14 @@ def _target(model, spec: Optional[str]) -> Optional[int]:
     from . import models
     if spec is None:
         return None
-    if spec.lstrip("-").isdigit():
+    try:
         index = int(spec)
-        n = model.classifier.out_features if hasattr(model, "classifier") else None
-        categories = models.info(model).categories
-        n = len(categories) if categories else n
+    except ValueError:
+        index = None
+    if index is not None:
+        n = len(models.info(model).categories) or None
         if index < 0 or (n is not None and index >= n):
-            raise UsageError(f"class index {index} is outside 0..{n - 1}")
+            raise UsageError(f"class index {index} is outside 0..{(n or 1) - 1}")
         return index
     try:
         return models.class_index(model, spec)
@@ -86,9 +90,25 @@ def _target(model, spec: Optional[str]) -> Optional[int]:
         raise UsageError(str(err)) from None
 
 
+def _out_path(spec: Optional[str], image: str) -> Path:
+    """Where the figure goes: ``--out`` (``.png`` added when it has no extension) or
+    ``explain_<image>.png``."""
+    if spec is None:
+        return Path(f"explain_{Path(image).stem}.png")
+    out = Path(spec).expanduser()
+    if out.is_dir() or spec.endswith(("/", "\\")):
+        raise UsageError(f"--out {spec!r} is a directory; give a file name such as {str(out / 'figure.png')!r}")
+    if not out.suffix:
+        out = out.with_suffix(".png")
+    return out
+
+
 def explain(args: argparse.Namespace) -> Path:
     """Compute the maps and write the figure; returns the path written."""
     methods = _methods(args.method)
+    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
+        raise UsageError(f"--dpi {args.dpi} is outside {DPI_RANGE[0]}..{DPI_RANGE[1]}")
+    out = _out_path(args.out, args.image)
     photo, stem = _load_photo(args.image)
 
     import matplotlib
@@ -107,9 +127,12 @@ def explain(args: argparse.Namespace) -> Path:
         except KeyError as err:
             raise UsageError(str(err)) from None
     target = _target(model, args.target)
-    x = data.preprocess(photo, model)
-    shown = data.deprocess(x, model)
-    top = models.predict(model, x, k=5)
+    try:
+        x = data.preprocess(photo, model)
+        shown = data.deprocess(x, model)
+        top = models.predict(model, x, k=5)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
     explained = top[0].index if target is None else target
 
     panels = []
@@ -119,7 +142,7 @@ def explain(args: argparse.Namespace) -> Path:
                 m = cams.guided_grad_cam(model, x, explained, args.layer)[0].abs().sum(0)
             else:
                 m = cams.get_method(name)(model, x, explained, args.layer, normalize=True)[0]
-        except ValueError as err:  # e.g. cam on a layer that is not followed by GAP + linear
+        except (ValueError, TypeError, KeyError) as err:  # e.g. cam on a layer not followed by GAP + linear
             raise UsageError(f"{name}: {err}") from None
         panels.append((name, m))
 
@@ -144,7 +167,8 @@ def explain(args: argparse.Namespace) -> Path:
             plot.heatmap_overlay(shown, m, ax=a, title=name)
     fig.suptitle(f"{models.class_name(model, explained)} -- {args.model}, layer {layer}", fontsize=10)
     fig.tight_layout()
-    out = Path(args.out) if args.out else Path(f"explain_{stem}.png")
+    if args.out is None:
+        out = Path(f"explain_{stem}.png")
     try:
         fig.savefig(out, dpi=args.dpi)
     except (OSError, ValueError) as err:

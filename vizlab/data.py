@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from . import models as _models
 
@@ -69,14 +69,22 @@ def sample_image(name: str) -> Image.Image:
     return load_image(sample_path(name))
 
 
-def _array_to_uint8(a: np.ndarray) -> np.ndarray:
-    """Any numeric array -> uint8 with the full range kept (16-bit, float in [0, 1], bool)."""
+def _array_to_uint8(a: np.ndarray, top: Optional[int] = None) -> np.ndarray:
+    """Any numeric array -> uint8 with the full range kept (16-bit, float in [0, 1], bool).
+
+    Integers are read as 0..``top``: 65535 for uint16 (and 16-bit files), else 255 unless a
+    value exceeds 255. Negative values or values above 65535 are no pixel values: an error."""
     if a.dtype == np.uint8:
         return a
     if a.dtype == bool:
         return a.astype(np.uint8) * 255
     if np.issubdtype(a.dtype, np.integer):
-        top = 65535 if a.max(initial=0) > 255 else 255
+        lo, hi = int(a.min(initial=0)), int(a.max(initial=0))
+        if lo < 0 or hi > 65535:
+            raise ValueError(f"integer pixel values must lie in 0..255 (8-bit) or 0..65535 (16-bit); this image "
+                             f"spans {lo}..{hi}. Rescale it, e.g. to floats in [0, 1]")
+        if top is None:
+            top = 65535 if a.dtype == np.uint16 or hi > 255 else 255
         return (a.astype(np.float64) / top * 255).round().clip(0, 255).astype(np.uint8)
     if np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all():
@@ -88,20 +96,23 @@ def _array_to_uint8(a: np.ndarray) -> np.ndarray:
     raise ValueError(f"cannot read an image from an array of dtype {a.dtype}")
 
 
-def _array_to_pil(a: np.ndarray) -> Image.Image:
+def _array_to_pil(a: np.ndarray, top: Optional[int] = None) -> Image.Image:
+    if 0 in a.shape:
+        raise ValueError(f"the image array {a.shape} is empty")
     if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (1, 3, 4):
         raise ValueError(f"the array looks channels-first {a.shape}; pass it as H x W x C (a.transpose(1, 2, 0))")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise ValueError(f"an image array must be H x W, H x W x 3 or H x W x 4, got shape {a.shape}")
-    return Image.fromarray(_array_to_uint8(a))
+    return Image.fromarray(_array_to_uint8(a, top))
 
 
 def load_image(src: ImageLike) -> Image.Image:
     """An RGB ``PIL.Image`` from a path, a PIL image or a numpy array.
 
-    Grayscale becomes three equal channels; RGBA is laid on white; 16-bit keeps its full range.
+    Grayscale becomes three equal channels; RGBA is laid on white; 16-bit keeps its full range
+    (a dark 16-bit photo stays dark); a phone photo is turned upright by its EXIF orientation.
     """
     if isinstance(src, (str, Path)):
         path = Path(src).expanduser()
@@ -121,7 +132,18 @@ def load_image(src: ImageLike) -> Image.Image:
                          "to the model (and vizlab.deprocess turns it back into a picture)")
     else:
         raise ValueError(f"cannot read an image from {type(src).__name__}; pass a path, PIL image or numpy array")
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if isinstance(src, (str, Path, Image.Image)):
+        try:
+            img = ImageOps.exif_transpose(img)  # EXIF Orientation (e.g. 6: rotated 90 degrees)
+        except Exception:  # a damaged EXIF block: keep the pixels as stored
+            pass
+    if 0 in img.size:
+        raise ValueError(f"the image is empty ({img.size[0]} x {img.size[1]} pixels)")
+    if img.mode in ("La", "RGBa"):  # premultiplied alpha: PIL converts these only to LA / RGBA
+        img = img.convert("LA" if img.mode == "La" else "RGBA")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        img = _array_to_pil(np.asarray(img), top=65535)
+    elif img.mode in ("I", "F"):
         img = _array_to_pil(np.asarray(img))
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -147,6 +169,9 @@ def preprocess(image: ImageLike, model: Optional[torch.nn.Module] = None, size: 
     (EfficientNet-Lite: 0.5 / 0.5; torchvision: ImageNet's). ``size`` defaults to the model's.
     """
     meta = _models.info(model) if model is not None else _models.ModelInfo("imagenet")
+    if size is not None:
+        from .hooks import check_count
+        size = check_count("size", size)
     img = _resize_and_crop(load_image(image), size or meta.input_size)
     pixels = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
     mean = torch.tensor(meta.mean).view(3, 1, 1)
@@ -156,6 +181,10 @@ def preprocess(image: ImageLike, model: Optional[torch.nn.Module] = None, size: 
 
 def deprocess(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> np.ndarray:
     """A normalised tensor ``[1, 3, H, W]`` or ``[3, H, W]`` -> float ``H x W x 3`` in [0, 1]."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"deprocess takes the model's input tensor [1, 3, H, W], got {type(x).__name__}"
+                         + ("; a numpy image is already a picture (show it with plt.imshow), or convert it "
+                            "with torch.from_numpy" if isinstance(x, np.ndarray) else ""))
     if x.ndim == 4:
         if x.shape[0] != 1:
             raise ValueError(f"deprocess takes one image; pick one with x[i:i+1] (got a batch of {x.shape[0]})")

@@ -16,9 +16,12 @@ Module *backward* hooks are deliberately not used: they break on in-place ReLUs.
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,10 +31,37 @@ from .models import find_layer
 ForwardHook = Callable[[nn.Module, tuple, torch.Tensor], Union[torch.Tensor, None]]
 
 
+# --------------------------------------------------------------------------------------------
+# One lock per model: hooks and flags live on shared modules
+# --------------------------------------------------------------------------------------------
+
+_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The re-entrant lock of ``model``. Hooks and ``training`` flags live on the model's modules,
+    which every thread shares: two threads explaining one model at once would run each other's
+    hooks. Every vizlab entry point holds this lock while it changes hooks or flags and runs the
+    model; calls on *different* models take different locks and still run in parallel."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
 @contextlib.contextmanager
 def preserve_state(model: nn.Module) -> Iterator[nn.Module]:
     """Restore every module's ``training`` flag, every parameter's ``requires_grad`` and every
-    buffer (e.g. batch-norm running statistics, which a forward pass in training mode updates)."""
+    buffer (e.g. batch-norm running statistics, which a forward pass in training mode updates).
+    Holds ``model_lock(model)`` for the block."""
+    with model_lock(model), _preserved(model):
+        yield model
+
+
+@contextlib.contextmanager
+def _preserved(model: nn.Module) -> Iterator[nn.Module]:
     modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
     buffers = [(b, b.detach().clone()) for b in model.buffers()]
@@ -52,13 +82,15 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Run the model in eval mode for a ``with`` block (dropout off, batch norm on its running
     statistics) and restore every flag and buffer afterwards, also on error. Every vizlab method
     explains the model as it predicts, whatever mode the student left it in. A model already
-    entirely in eval mode needs no copy (on Lite0 the copy costs ~2.5 ms, a tenth of a forward)."""
-    if not any(m.training for m in model.modules()):
-        yield model
-        return
-    with preserve_state(model):
-        model.eval()
-        yield model
+    entirely in eval mode needs no copy (on Lite0 the copy costs ~2.5 ms, a tenth of a forward).
+    Holds ``model_lock(model)`` for the block, so no other thread changes hooks or flags meanwhile."""
+    with model_lock(model):
+        if not any(m.training for m in model.modules()):
+            yield model
+            return
+        with _preserved(model):
+            model.eval()
+            yield model
 
 
 @contextlib.contextmanager
@@ -78,8 +110,25 @@ def forward_hooks(hooks: Iterable[tuple[nn.Module, ForwardHook]]) -> Iterator[No
             handle.remove()
 
 
-def check_input(x: torch.Tensor) -> torch.Tensor:
-    """Check that ``x`` is a finite float batch ``[N, C, H, W]``; raise a ValueError naming the fix."""
+def _first(model: nn.Module, kind) -> Union[torch.Tensor, nn.Module, None]:
+    for m in model.modules():
+        if isinstance(m, kind):
+            return m
+    return None
+
+
+def model_dtype(model: nn.Module) -> Optional[torch.dtype]:
+    """The dtype of the model's first floating-point parameter (None if it has none)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return None
+
+
+def check_input(x: torch.Tensor, model: Optional[nn.Module] = None) -> torch.Tensor:
+    """Check that ``x`` is a finite float batch ``[N, C, H, W]`` (that fits ``model``, if given);
+    raise a ValueError naming the fix. Returns the tensor to use: a tensor made under
+    ``torch.inference_mode()`` cannot take part in autograd, so it is copied into a normal one."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"expected a torch.Tensor of shape [N, C, H, W], got {type(x).__name__}; "
                          "use vizlab.preprocess(image, model) to turn a photo into one")
@@ -90,10 +139,69 @@ def check_input(x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected a tensor of shape [N, C, H, W], got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"expected a float tensor, got {x.dtype}; use vizlab.preprocess(image, model)")
-    if not torch.isfinite(x).all():
+    if 0 in x.shape:
+        raise ValueError(f"the input {tuple(x.shape)} is empty; it needs at least one image of at least 1 x 1 pixel")
+    if x.device.type != "meta" and not torch.isfinite(x).all():
         raise ValueError("the input holds NaN or infinite values; check how it was made "
                          "(vizlab.preprocess gives a finite tensor)")
+    if model is not None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"expected a torch.nn.Module as the model, got {type(model).__name__}"
+                            + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+        dtype = model_dtype(model)
+        if dtype is not None and x.dtype != dtype:
+            cast = {torch.float32: ".float()", torch.float64: ".double()", torch.float16: ".half()",
+                    torch.bfloat16: ".bfloat16()"}.get(dtype, f".to({dtype})")
+            raise ValueError(f"the input is {x.dtype} but the model's weights are {dtype}"
+                             + (" (float64 is numpy's default)" if x.dtype == torch.float64 else "")
+                             + f"; convert the input with x{cast}")
+        conv = _first(model, nn.Conv2d)
+        if conv is not None and x.shape[1] != conv.in_channels:
+            raise ValueError(f"the input has {x.shape[1]} channel(s) but the model's first convolution takes "
+                             f"{conv.in_channels}; use vizlab.preprocess(image, model) "
+                             "(it makes RGB images) or a model for this many channels")
+    if x.is_inference():
+        with torch.inference_mode(False):
+            x = x.clone()
     return x
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    """A count option (batch size, steps, samples, k) must be an int >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module itself for a ``torch.compile``d model: hooks added to a compiled model after
+    compilation are not seen by the compiled code, so vizlab works on the original module
+    (``model._orig_mod``; same weights, same layer names without the ``_orig_mod.`` prefix)."""
+    inner = getattr(model, "_orig_mod", None)
+    return inner if isinstance(inner, nn.Module) else model
+
+
+def run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)``, with an error that says what went wrong if the model cannot take ``x`` (e.g.
+    an image too small for its pooling layers) or does not return a logits tensor."""
+    try:
+        out = model(x)
+    except RuntimeError as err:
+        if "does not require grad" in str(err) or "inference" in str(err).lower():
+            raise
+        size = getattr(getattr(model, "vizlab_info", None), "input_size", None)
+        made = f" It was made for inputs [N, C, {size}, {size}]." if size else ""
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{type(model).__name__} cannot run on an input of shape {tuple(x.shape)} "
+                         f"({first}).{made} Check the image size and channels "
+                         "(vizlab.preprocess(image, model) makes the size the model expects).") from None
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"the model returned {type(out).__name__}; vizlab needs a model whose forward "
+                        "returns a logits tensor [N, classes] (wrap it, e.g. lambda x: model(x)['logits'], "
+                        "in an nn.Module)")
+    return out
 
 
 @dataclass
@@ -131,6 +239,21 @@ def _recorder(store: list[torch.Tensor]) -> ForwardHook:
     return hook
 
 
+def layer_list(layers) -> list:
+    """``layers`` as a list of names (or modules), refusing what cannot name a layer."""
+    names = [layers] if isinstance(layers, (str, nn.Module)) else layers
+    if not isinstance(names, (list, tuple)):
+        raise TypeError(f"a layer is named by a string such as 'layer4' (or a module, or a list of those), got {type(layers).__name__} "
+                        f"{layers!r}; vizlab.layers(model) lists the names")
+    if not names:
+        raise ValueError("no layer given; pass a name such as 'layer4' (vizlab.layers(model) lists them)")
+    for n in names:
+        if not isinstance(n, (str, nn.Module)):
+            raise TypeError(f"a layer is named by a string such as 'layer4', got {type(n).__name__} {n!r}; "
+                            "vizlab.layers(model) lists the names")
+    return list(names)
+
+
 def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]],
             target: _targets.Target = None, *, gradients: bool = False) -> Captured:
     """Run ``model(x)`` once and return the outputs of ``layers`` (names from ``vizlab.layers``).
@@ -141,17 +264,17 @@ def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]]
     The model runs in eval mode (dropout off, batch norm on its running statistics) for the call;
     its ``training`` flags are restored afterwards.
     """
-    check_input(x)
-    names = [layers] if isinstance(layers, str) else list(layers)
+    model = unwrap(model)
+    x = check_input(x, model)
+    names = layer_list(layers)
+    target = _targets.resolve(target, model)
     modules = {name: find_layer(model, name) for name in names}
     stores: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-    with eval_mode(model), forward_hooks((modules[n], _recorder(stores[n])) for n in names):
+    with eval_mode(model), forward_hooks((modules[n], _recorder(stores[n])) for n in names), \
+            torch.inference_mode(False):
         with torch.set_grad_enabled(gradients):
             inp = x.detach().requires_grad_(True) if gradients else x
-            logits = model(inp)
-            if not isinstance(logits, torch.Tensor):
-                raise TypeError(f"the model returned {type(logits).__name__}; vizlab needs a model "
-                                "whose forward returns a logits tensor [N, classes]")
+            logits = run_model(model, inp)
             missing = [n for n in names if not stores[n]]
             if missing:
                 raise ValueError(f"layer(s) {missing} were not called in the forward pass; "
@@ -175,4 +298,5 @@ def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]]
     )
 
 
-__all__ = ["capture", "Captured", "eval_mode", "forward_hooks", "preserve_state", "check_input"]
+__all__ = ["capture", "Captured", "eval_mode", "forward_hooks", "preserve_state", "check_input", "check_count",
+           "model_lock", "model_dtype", "run_model", "unwrap", "layer_list"]

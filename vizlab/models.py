@@ -17,8 +17,11 @@ import difflib
 import functools
 import hashlib
 import math
+import operator
 import os
+import pickle
 import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Optional, Union
@@ -58,6 +61,10 @@ def imagenet_categories() -> tuple:
 def info(model: nn.Module) -> ModelInfo:
     """The ``ModelInfo`` that ``load`` attached; for any other model, ImageNet defaults (224 px,
     ImageNet mean/std, ImageNet class names if it has 1000 outputs)."""
+    if not isinstance(model, nn.Module):
+        hint = (f"; load it first: vizlab.load({model!r})" if isinstance(model, str) else "")
+        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__} {model!r}{hint}")
+    model = getattr(model, "_orig_mod", model)  # a torch.compile'd model: the original module
     found = getattr(model, "vizlab_info", None)
     if isinstance(found, ModelInfo):
         return found
@@ -66,6 +73,14 @@ def info(model: nn.Module) -> ModelInfo:
 
 def class_name(model: nn.Module, index: int) -> str:
     """The human name of output ``index`` (``"class 17"`` when the model carries no names)."""
+    try:
+        if isinstance(index, bool):
+            raise TypeError
+        index = operator.index(index)  # int, numpy integer or a one-element integer tensor
+    except TypeError:
+        raise TypeError(f"a class index is an int such as 281, got {type(index).__name__} {index!r}") from None
+    if index < 0:
+        raise ValueError(f"class index {index} is negative; classes are numbered from 0")
     cats = info(model).categories
     if not cats:
         cats = _imagenet_if_1000(model)
@@ -74,6 +89,8 @@ def class_name(model: nn.Module, index: int) -> str:
 
 def class_index(model: nn.Module, name: str) -> int:
     """The output index of a class given by (part of) its name, e.g. ``"espresso"`` -> 967."""
+    if not isinstance(name, str):
+        raise TypeError(f"a class name is a string such as 'espresso', got {type(name).__name__}")
     cats = info(model).categories or _imagenet_if_1000(model)
     exact = [i for i, c in enumerate(cats) if c.lower() == name.lower()]
     if exact:
@@ -84,6 +101,9 @@ def class_index(model: nn.Module, name: str) -> int:
     if partial:
         options = ", ".join(f"{i} {cats[i]!r}" for i in partial[:8])
         raise NotFoundError(f"class name {name!r} matches several classes: {options}; pick one by index")
+    if not cats:
+        raise NotFoundError(f"no class called {name!r}: {type(model).__name__} carries no class names; "
+                            "pass the class index (an int)")
     close = difflib.get_close_matches(name, cats, n=5, cutoff=0.5)
     hint = f"; closest: {', '.join(repr(c) for c in close)}" if close else ""
     raise NotFoundError(f"no class called {name!r}{hint}")
@@ -238,21 +258,48 @@ def _torchvision_names() -> list[str]:
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
+NETWORK_TIMEOUT = 3.0  # seconds for the whole reachability check, name lookup (DNS) included
+
+
+def _reachable(host: str, timeout: float) -> Optional[str]:
+    """None if ``host:443`` accepts a connection within ``timeout`` seconds in total, else why not.
+    ``socket.create_connection``'s own timeout does not cover the name lookup, so the attempt runs
+    in a daemon thread that we stop waiting for."""
+    outcome: list = []
+
+    def attempt():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as err:
+            outcome.append(err.__class__.__name__)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+
+
 def _cached_or_fetch(weights) -> dict:
     """Torchvision's weights from its cache; download only if the host answers within seconds."""
     url = weights.url
     cache = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
     if not cache.exists():
         host = url.split("/")[2]
-        try:
-            socket.create_connection((host, 443), timeout=3).close()
-        except OSError as err:
+        why = _reachable(host, NETWORK_TIMEOUT)
+        if why is not None:
             raise RuntimeError(
                 f"pretrained weights for this model are not on this machine and {host} cannot be reached "
-                f"({err.__class__.__name__}). Download {url} on a machine with internet and put the file at "
+                f"({why}). Download {url} on a machine with internet and put the file at "
                 f"{cache} -- or use the offline default: vizlab.models.load('efficientnet_lite0'), "
-                "or pretrained=False for random weights.") from None
-    return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, check_hash=True)
+                "or pretrained=False for random weights.")
+    try:
+        return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, check_hash=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError) as err:
+        if not cache.exists():
+            raise
+        raise RuntimeError(f"the cached weights file {cache} is damaged ({err.__class__.__name__}); "
+                           "delete it and load again to download a fresh copy") from None
 
 
 def _load_torchvision(name: str, pretrained: bool) -> nn.Module:
@@ -283,6 +330,9 @@ def load(name: str = "efficientnet_lite0", pretrained: bool = True) -> nn.Module
     with ``pretrained=False``; with ``pretrained=True`` its weights must be in torchvision's cache
     or downloadable (a clear error within seconds otherwise).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"load takes a model name such as 'efficientnet_lite0', got {type(name).__name__}; "
+                        "vizlab.models.available() lists the names")
     key = name.lower().replace("-", "_")
     if key == "efficientnet_lite0":
         model = _load_lite0(pretrained)
@@ -314,10 +364,15 @@ class Prediction(NamedTuple):
 def predict(model: nn.Module, x: torch.Tensor, k: int = 5) -> Union[list[Prediction], list[list[Prediction]]]:
     """The top-``k`` classes with softmax probabilities: a list of ``Prediction(index, name,
     probability)`` for one image, a list of such lists for a batch of several."""
-    from .hooks import check_input
-    check_input(x)
-    with torch.no_grad():
-        probs = model(x).softmax(dim=-1)
+    from .hooks import check_count, check_input, eval_mode, run_model, unwrap
+    model = unwrap(model)
+    x = check_input(x, model)
+    k = check_count("k", k)
+    with torch.no_grad(), eval_mode(model):  # dropout off, batch-norm statistics untouched
+        logits = run_model(model, x)
+    if logits.ndim != 2:
+        raise ValueError(f"the model returned shape {tuple(logits.shape)}; predict needs logits [N, classes]")
+    probs = logits.float().softmax(dim=-1)
     top = probs.topk(min(k, probs.shape[-1]), dim=-1)
     out = [[Prediction(int(i), class_name(model, int(i)), float(p)) for p, i in zip(ps, idx)]
            for ps, idx in zip(top.values, top.indices)]
@@ -348,6 +403,14 @@ def find_layer(model: nn.Module, name: Union[str, nn.Module]) -> nn.Module:
     """The sub-module called ``name`` (e.g. ``"blocks.3.depthwise.act"``); a module is returned as is."""
     if isinstance(name, nn.Module):
         return name
+    if not isinstance(name, str):
+        raise TypeError(f"a layer is named by a string such as 'layer4', got {type(name).__name__} {name!r}; "
+                        "vizlab.layers(model) lists the names")
+    inner = getattr(model, "_orig_mod", None)
+    if isinstance(inner, nn.Module):  # torch.compile'd: hooks must go on the original module
+        model = inner
+    if name.startswith("_orig_mod."):
+        name = name[len("_orig_mod."):]
     modules = dict(model.named_modules())
     if name in modules and name:
         return modules[name]
@@ -366,20 +429,33 @@ class Layer(NamedTuple):
 
 
 def layers(model: nn.Module, x: Optional[torch.Tensor] = None, *, leaves_only: bool = False) -> list[Layer]:
-    """Every named layer with its output shape for one input (default: a zero image of the
-    model's input size). ``leaves_only=True`` keeps the modules that hold no other modules."""
+    """Every named layer with its output shape for one input ``x`` (default: a zero image of the
+    model's input size, channels and dtype). ``leaves_only=True`` keeps the modules that hold no
+    other modules."""
+    from .hooks import unwrap
+    model = unwrap(model)
     named = [(n, m) for n, m in model.named_modules() if n and (not leaves_only or not any(m.children()))]
     shapes = _output_shapes(model, x, named)
     return [Layer(n, type(m).__name__, shapes[n]) for n, m in named if n in shapes]
 
 
+def probe_input(model: nn.Module) -> torch.Tensor:
+    """A zero image ``[1, C, S, S]`` for a dry run: ``S`` from ``info(model)``, ``C`` from the first
+    convolution, the dtype and device of the model's weights."""
+    from .hooks import model_dtype
+    size = info(model).input_size
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    p = next(iter(model.parameters()), None)
+    return torch.zeros(1, conv.in_channels if conv is not None else 3, size, size,
+                       dtype=model_dtype(model) or torch.float32, device=p.device if p is not None else None)
+
+
 def _output_shapes(model: nn.Module, x: Optional[torch.Tensor], named: list) -> dict[str, tuple]:
-    """Run ``model`` once on ``x`` (default: zeros of its input size); ``{name: output shape}``
-    in the order the modules *finish* (a container finishes after its children)."""
-    from .hooks import forward_hooks, preserve_state
-    if x is None:
-        size = info(model).input_size
-        x = torch.zeros(1, 3, size, size)
+    """Run ``model`` once (in eval mode) on ``x`` (default: ``probe_input(model)``); ``{name: output
+    shape}`` in the order the modules *finish* (a container finishes after its children)."""
+    from .hooks import check_input, eval_mode, forward_hooks, run_model
+    given = x is not None
+    x = check_input(x, model)[:1] if given else probe_input(model)
     shapes: dict[str, tuple] = {}
 
     def record(name):
@@ -389,21 +465,31 @@ def _output_shapes(model: nn.Module, x: Optional[torch.Tensor], named: list) -> 
                 shapes[name] = tuple(output.shape)
         return hook
 
-    with preserve_state(model), forward_hooks((m, record(n)) for n, m in named), torch.no_grad():
-        model(x)
+    with eval_mode(model), forward_hooks((m, record(n)) for n, m in named), torch.no_grad():
+        try:
+            run_model(model, x)
+        except (ValueError, TypeError) as err:
+            if given:
+                raise
+            raise ValueError(f"{err} -- vizlab tried a zero image {tuple(x.shape)} because no input was given; "
+                             "pass your own input (e.g. vizlab.layers(model, x)) or name the layer "
+                             "explicitly (layer=...)") from None
     return shapes
 
 
-def default_cam_layer(model: nn.Module) -> str:
+def default_cam_layer(model: nn.Module, x: Optional[torch.Tensor] = None) -> str:
     """The layer that ``layer=None`` means for CAM methods: the last convolutional stage before
     global pooling. Known models name it; for any other CNN it is found by running the model once
-    and taking the last layer to finish (so the outermost block, not a pooling layer) whose
-    output is still a spatial map [N, C, H, W] with H * W > 1."""
+    on ``x`` (the CAM methods pass the image being explained; default ``probe_input(model)``) and
+    taking the last layer to finish (so the outermost block, not a pooling layer) whose output is
+    still a spatial map [N, C, H, W] with H * W > 1."""
+    from .hooks import unwrap
+    model = unwrap(model)
     named = info(model).cam_layer
     if named:
         return named
     modules = [(n, m) for n, m in model.named_modules() if n and "Pool" not in type(m).__name__]
-    shapes = _output_shapes(model, None, modules)
+    shapes = _output_shapes(model, x, modules)
     spatial = [n for n, s in shapes.items() if len(s) == 4 and s[2] * s[3] > 1]
     if not spatial:
         raise ValueError(f"{type(model).__name__} has no layer with a spatial output [N, C, H, W]; "

@@ -6,6 +6,8 @@ Every method in vizlab explains a *score*: one number per image that the network
 * ``None`` -- the predicted class of each image (argmax of the logits);
 * an ``int`` -- that class for every image;
 * a list / tuple / 1-D tensor of ints -- one class per image;
+* a class name (``"tabby"``) or a list of names -- resolved with ``vizlab.class_index`` by
+  ``resolve(target, model)``, which every entry point calls;
 * a callable ``logits -> Tensor[N]`` -- any score you like, e.g. ``lambda z: z[:, 281] - z[:, 285]``.
 """
 from __future__ import annotations
@@ -14,7 +16,36 @@ from typing import Callable, Sequence, Union
 
 import torch
 
-Target = Union[None, int, Sequence[int], torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
+Target = Union[None, int, str, Sequence[int], Sequence[str], torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
+
+
+def resolve(target: Target, model) -> Target:
+    """``target`` with class names replaced by their indices (``"tabby"`` -> 281) using the model's
+    class names; a typo gets the closest names. Anything else is returned as is."""
+    from .models import class_index
+    if isinstance(target, str):
+        return class_index(model, target)
+    if isinstance(target, (list, tuple)) and any(isinstance(t, str) for t in target):
+        return [class_index(model, t) if isinstance(t, str) else t for t in target]
+    return target
+
+
+def _as_indices(target) -> torch.Tensor:
+    """A non-callable, non-None target as a long tensor of class indices, refusing non-integers."""
+    if isinstance(target, str) or (isinstance(target, (list, tuple)) and any(isinstance(t, str) for t in target)):
+        raise TypeError(f"target {target!r} is a class name; resolve it with vizlab.class_index(model, name) "
+                        "(vizlab's methods do that for you)")
+    try:
+        idx = torch.as_tensor(target)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"target must be None, an int class index, a class name, a list of those or a callable "
+                        f"logits -> [N]; got {type(target).__name__}") from None
+    if idx.dtype == torch.bool:
+        raise TypeError("target must be an int class index, not a bool")
+    if idx.is_floating_point() or idx.is_complex():
+        raise TypeError(f"target must be a whole-number class index, got {target!r}; "
+                        "a class index is an int such as 281 (round it yourself if you mean to)")
+    return idx.reshape(-1).long()
 
 
 def class_indices(target: Target, logits: torch.Tensor) -> torch.Tensor:
@@ -32,14 +63,16 @@ def class_indices(target: Target, logits: torch.Tensor) -> torch.Tensor:
     if isinstance(target, int):
         idx = torch.full((n,), target, dtype=torch.long)
     else:
-        idx = torch.as_tensor(target).reshape(-1).long()
+        idx = _as_indices(target)
         if idx.numel() == 1 and n > 1:
             idx = idx.expand(n)
         if idx.numel() != n:
             raise ValueError(f"target names {idx.numel()} classes but the batch holds {n} images; "
                              "pass one class per image, or a single int for all")
-    if (idx < 0).any() or (idx >= num_classes).any():
-        raise ValueError(f"target class {idx.tolist()} is outside 0..{num_classes - 1} "
+    bad = (idx < 0) | (idx >= num_classes)
+    if bad.device.type != "meta" and bad.any():  # meta tensors (device tests) hold no values
+        wrong = sorted(set(idx[bad].tolist()))
+        raise ValueError(f"target class {wrong[0] if len(wrong) == 1 else wrong} is outside 0..{num_classes - 1} "
                          f"(the model has {num_classes} outputs)")
     return idx.to(logits.device)
 
@@ -53,6 +86,10 @@ def scores(target: Target, logits: torch.Tensor) -> torch.Tensor:
         if not isinstance(out, torch.Tensor) or out.shape != (logits.shape[0],):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(f"a callable target must return a tensor of shape [N]={logits.shape[0]}, got {got}")
+        if logits.requires_grad and not out.requires_grad:
+            raise ValueError("the callable target returned a tensor that is not computed from the logits "
+                             "(did it use .detach(), .item(), .numpy() or torch.tensor(...)?); return an "
+                             "expression of the logits, e.g. lambda z: z[:, 281] - z[:, 285]")
         return out
     idx = class_indices(target, logits)
     return logits.gather(1, idx[:, None])[:, 0]
