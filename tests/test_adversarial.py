@@ -197,6 +197,8 @@ def test_pixels_and_normalize_are_inverse_and_the_wrapper_is_the_model(lite0, ch
     img = torch.rand(1, 3, 4, 4, generator=torch.Generator().manual_seed(0))
     mean, std = torch.tensor(vz.models.IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(vz.models.IMAGENET_STD).view(1, 3, 1, 1)
     assert torch.allclose(adv.normalize(img, nn.Identity()), (img - mean) / std)   # any other model: ImageNet's
+    grey = torch.full((1, 1, 2, 2), 0.75)   # equal stats for every channel fit a one-channel image (digits)
+    assert torch.equal(adv.Normalized(nn.Identity(), (0.5,) * 3, (0.25,) * 3)(grey), torch.ones(1, 1, 2, 2))
     assert torch.allclose(adv.magnify(torch.tensor([[-0.1, 0.0, 0.05]]), 0.1), torch.tensor([[0.0, 0.5, 0.75]]))
 
 
@@ -216,4 +218,4 @@ def test_errors_that_teach(chelsea_x):
     with pytest.raises(ValueError, match="batch of 1"):
         adv.pgd(net, p, [0, 1])
     with pytest.raises(ValueError, match="2 channels but the pixels have 3"):
-        adv.Normalized(nn.Identity(), (0.5, 0.5), (0.5, 0.5))(torch.rand(1, 3, 2, 2))
+        adv.Normalized(nn.Identity(), (0.4, 0.5), (0.5, 0.5))(torch.rand(1, 3, 2, 2))

@@ -70,6 +70,8 @@ class Normalized(nn.Module):
         self.training = model.training  # the wrapper's own flag follows the model's (nothing below changes)
         self.mean = tuple(mean) if isinstance(mean, (list, tuple)) else (float(mean),)
         self.std = tuple(std) if isinstance(std, (list, tuple)) else (float(std),)
+        if len(set(self.mean)) == 1 and len(set(self.std)) == 1:  # one value for all channels fits any image
+            self.mean, self.std = self.mean[:1], self.std[:1]
         if any(s <= 0 for s in self.std):
             raise ValueError(f"std must be positive, got {self.std}")
 

@@ -4,6 +4,7 @@ Each explorer computes once per photo (or per setting it cannot avoid recomputin
 a PNG when a slider moves; ``explorer.render(...)`` returns the same picture as an array, so the
 page still teaches when read without a kernel.
 """
+from .adversarial import AdversarialExplorer
 from .attribution import DeconvnetExplorer, IntegratedGradientsExplorer, SaliencyExplorer, SmoothGradExplorer
 from .cam import CamExplorer
 from .embed import TsneExplorer
@@ -14,4 +15,4 @@ from .style import StyleExplorer
 
 __all__ = ["FeatureMapExplorer", "DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer",
            "IntegratedGradientsExplorer", "CamExplorer", "TsneExplorer", "ActivationMaxExplorer",
-           "EvaluationExplorer", "StyleExplorer"]
+           "EvaluationExplorer", "StyleExplorer", "AdversarialExplorer"]
