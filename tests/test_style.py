@@ -2,6 +2,7 @@
 transfer loop (it optimises, computes its targets once, leaves the model as found)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -260,3 +261,41 @@ def test_lite0_default_transfer_lowers_the_style_loss(lite0):
     _, hist = st.transfer(c, s, lite0, steps=15, progress=False)
     assert_untouched(lite0, before)
     assert hist["style"][-1] < 0.3 * hist["style"][0]
+
+
+# --------------------------------------------------------------------------------------------
+# The explorer over cached results
+# --------------------------------------------------------------------------------------------
+
+def test_style_explorer_shows_the_cached_result_for_each_setting():
+    from vizlab.widgets.style import StyleExplorer
+    images = np.zeros((2, 3, 2, 4, 4, 3), dtype=np.uint8)
+    for i in range(2):
+        for j in range(3):
+            for k in range(2):
+                images[i, j, k] = 10 * i + 3 * j + k  # a different grey per setting
+    judge = np.arange(12, dtype=float).reshape(2, 3, 2)
+    ex = StyleExplorer(images, ["a", "b"], [1, 10, 100], [0, 0.01], np.full((4, 4, 3), 255, np.uint8),
+                       np.zeros((4, 4, 3), np.uint8), metrics={"judge": judge})
+    assert np.allclose(ex.result("b", 10, 0.01), (10 + 3 + 1) / 255)
+    assert ex.numbers("b", 100, 0) == {"judge": judge[1, 2, 0]}
+    pic = ex.render("a", 1, 0)
+    assert pic.shape == (4, 4 * 3 + 8, 3) and pic[0, 0, 0] == 1.0 and pic[0, 8, 0] == 0.0
+    with pytest.raises(KeyError, match="no cached result"):
+        ex.result("c", 1, 0)
+    with pytest.raises(ValueError, match="networks, style weights, TV weights"):
+        StyleExplorer(images[:1], ["a", "b"], [1, 10, 100], [0, 0.01], images[0, 0, 0], images[0, 0, 0])
+    box = ex.widget
+    first = ex.picture.value
+    ex.network.value = "b"
+    ex.style_weight.value = 10.0
+    assert ex.picture.value != first and f"judge {judge[1, 1, 0]:.3f}" in ex.info.value
+    assert box is ex.widget
+
+
+def test_judge_network_is_seeded_and_leaves_the_global_rng():
+    rng = torch.random.get_rng_state()
+    a, b = st.judge_network(1), st.judge_network(1)
+    assert torch.equal(torch.random.get_rng_state(), rng)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(layer in dict(a.named_modules()) for layer in st.JUDGE_LAYERS)

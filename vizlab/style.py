@@ -35,9 +35,9 @@ from .optvis import param as P
 from .optvis.objectives import Objective
 from .optvis.render import forward_objective, render
 
-__all__ = ["content_loss", "gram_matrix", "style_loss", "tv_loss", "softmax_activations",
-           "activation_entropy", "features", "style_objective", "transfer", "random_vgg19", "default_layers", "to_model_input",
-           "DEFAULT_LAYERS"]
+__all__ = ["content_loss", "gram_matrix", "style_loss", "tv_loss", "softmax_activations", "activation_entropy",
+           "features", "style_objective", "transfer", "random_vgg19", "judge_network", "JUDGE_LAYERS",
+           "default_layers", "to_model_input", "DEFAULT_LAYERS"]
 
 # (content layer, style layers) per architecture. VGG-19: Gatys et al.'s relu4_2 and relu1_1..relu5_1
 # (torchvision's vgg19().features indices). Lite0: rectified (ReLU6) activations at five depths, the
@@ -145,6 +145,18 @@ def random_vgg19(seed: int = 0) -> nn.Module:
     model.vizlab_info = _models.ModelInfo("vgg19", 224, _models.IMAGENET_MEAN, _models.IMAGENET_STD,
                                           _models.imagenet_categories())
     return model.eval()
+
+
+JUDGE_LAYERS = ["relu", "layer1", "layer2", "layer3"]
+
+
+def judge_network(seed: int = 1) -> nn.Module:
+    """A judge for stylisation that no loss uses: torchvision's ResNet-18 with random weights from
+    ``torch.manual_seed(seed)`` (inside a forked RNG). Random convolutional features are good texture
+    descriptors (Ustyuzhaninov et al. 2017); compare with ``style_distance(img, style, judge, JUDGE_LAYERS)``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _models.load("resnet18", pretrained=False)
 
 
 def default_layers(model: nn.Module) -> tuple:
