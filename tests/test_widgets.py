@@ -76,8 +76,13 @@ def test_dead_channels_are_named_and_a_channel_can_be_typed(explorer):
     explorer.layer.value = "head.act"
     explorer.channel.value = -1
     assert f"{int((dead < 64).sum())} of these 64 channels are all zero" in explorer.info.value
+    assert "vizlab-why" not in explorer.info.value     # a remark, not an excuse for an unchanged picture
     explorer.channel_box.value = int(dead[0])          # typed in the box: the slider follows
     assert explorer.channel.value == int(dead[0]) and "nothing to see" in explorer.info.value
+    shown = explorer.picture.value                     # the toggle cannot change a dead channel: it says why
+    explorer.normalization.value = "shared"
+    assert explorer.picture.value == shown and "vizlab-why" in explorer.info.value
+    explorer.normalization.value = "channel"
     live = int(np.setdiff1d(np.arange(len(maps)), dead)[0])
     explorer.channel.value = live
     assert explorer.channel_box.value == live and "nothing to see" not in explorer.info.value

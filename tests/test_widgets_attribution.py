@@ -88,7 +88,7 @@ def test_deconvnet_explorer_opens_where_the_rules_differ_and_says_why_they_may_n
     ex.rule.value = "guided"
     assert ex.picture.value != shown
     ex.layer.value = "stem.bn"
-    assert "No ReLU runs before" in ex.info.value
+    assert "No ReLU runs before" in ex.info.value and "class='vizlab-why'" in ex.info.value
     same = [ex.projection("stem.bn", 0, rule) for rule in ("deconvnet", "guided", "backprop")]
     assert torch.equal(same[0], same[1]) and torch.equal(same[0], same[2])
     top, left, size = W.peak_window(ex.projection("blocks.5", 0, "deconvnet"))

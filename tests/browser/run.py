@@ -396,6 +396,7 @@ def check_voila(context, site: Path, env: dict, tmp: Path, nb: str, rows: list, 
         rows.append((f"voila {nb[:2]}", "first control", f"{(time.perf_counter() - t0) * 1000:.0f}",
                      "explorer live, code hidden" if changed else ""))
         if shots:
+            root.scroll_into_view_if_needed()
             page.screenshot(path=str(Path(shots) / f"voila_{nb.replace('.ipynb', '')}.png"), full_page=False)
     except Failure as err:
         failures.append(f"voila {nb}: {err}")

@@ -150,10 +150,17 @@ class Explorer:
 
 
 def note(text: str) -> str:
-    """A grey side remark for an info line (why a control changes nothing here, etc.)."""
+    """A grey side remark for an info line (e.g. "12 of these 64 channels are all zero")."""
     return f"<br><span class='vizlab-note' style='color:#666'>{text}</span>"
 
 
+def why(text: str) -> str:
+    """A grey remark saying why a control changes nothing at this setting ("No ReLU runs before
+    stem.bn, so the three rules give the same picture"). Only this class, ``vizlab-why``, lets the
+    browser test (tests/browser/run.py) accept a control move that leaves the picture unchanged."""
+    return f"<br><span class='vizlab-why' style='color:#666'>{text}</span>"
+
+
 def warn(text: str) -> str:
-    """A red message for an info line (a setting the method refuses)."""
-    return f"<span style='color:#b00'>{text}</span>"
+    """A red message for an info line (a setting the method refuses; class ``vizlab-why`` too)."""
+    return f"<span class='vizlab-why' style='color:#b00'>{text}</span>"

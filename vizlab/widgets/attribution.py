@@ -17,7 +17,7 @@ from .. import data, plot
 from ..hooks import capture, eval_mode, forward_hooks
 from ..models import find_layer
 from ..models import class_name
-from ._base import Explorer, image_widget, legend, note, update_image
+from ._base import Explorer, image_widget, legend, update_image, why
 
 __all__ = ["DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer", "IntegratedGradientsExplorer"]
 
@@ -244,7 +244,7 @@ class DeconvnetExplorer(_Explorer):
                 f"{float(self._peak[layer][channel]):.3g}) projected to pixels with the {self.rule.value} rule; "
                 f"90% of it lies in a {size}x{size} px window")
         if not self.rules_differ(layer):
-            text += note(f"No ReLU runs before <code>{layer}</code>, so the three rules give the same picture: "
+            text += why(f"No ReLU runs before <code>{layer}</code>, so the three rules give the same picture: "
                          "they differ only in how a gradient passes back through a ReLU. Pick a deeper layer.")
         return text
 
@@ -357,7 +357,7 @@ class SmoothGradExplorer(_Explorer):
         text = (f"{self.kind.value} of {self.method.__name__}: noise {self.noise.value:g} of the input range, "
                 f"{self.n.value} samples")
         if self.noise.value == 0:
-            text += note("With noise 0 every sample is the photo itself: the number of samples changes nothing, "
+            text += why("With noise 0 every sample is the photo itself: the number of samples changes nothing, "
                          "and VarGrad is zero.")
         return text
 

@@ -124,7 +124,7 @@ class CamExplorer(Explorer):
                                    continuous_update=True, style=wide)
         self.info = w.HTML()
         self.legend = w.HTML(legend("jet", "no evidence", "strongest evidence for the class",
-                                    "heatmap (min-max scaled per map):", width=self.width))
+                                    "heatmap (min-max scaled per map):", width=224))
         self.picture = image_widget(self._pictures[first], self.width)
         self.photo.observe(self._photo_changed, names="value")
         for control in (self.method, self.target, self.layer, self.alpha):

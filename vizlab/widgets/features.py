@@ -13,7 +13,7 @@ from torch import nn
 
 from .. import data, plot
 from ..features import activation_layers, feature_maps
-from ._base import Explorer, image_widget, legend, note, update_image
+from ._base import Explorer, image_widget, legend, note, update_image, why
 
 __all__ = ["FeatureMapExplorer"]
 
@@ -134,8 +134,8 @@ class FeatureMapExplorer(Explorer):
             remark = note(f"{k} of these {shown} channels are all zero on this photo (flat dark tiles)") if k else ""
         else:
             what = f"channel {channel}"
-            remark = (note(f"channel {channel} is all zero on this photo ({float(maps[channel].max()):.3g} everywhere): "
-                           "a dead channel for this input, nothing to see") if channel in dead else "")
+            remark = (why(f"channel {channel} is all zero on this photo ({float(maps[channel].max()):.3g} everywhere): "
+                          "a dead channel for this input, nothing to see, whatever the normalisation") if channel in dead else "")
         self.info.value = f"<code>{layer}</code> output {shape}: {what}{remark}"
         self.legend.value = self._legend(layer, channel, norm)
 
