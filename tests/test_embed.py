@@ -127,3 +127,23 @@ def test_layer_features_are_the_penultimate_vectors_and_leave_the_model_untouche
         want = torch.relu(model.fc1(h.flatten(1)))
     assert feats.shape == (20, 128)
     assert np.allclose(feats, want.double().numpy(), atol=1e-6)
+
+
+# ---- the explorer -----------------------------------------------------------------------------
+
+def test_tsne_explorer_precomputes_and_only_looks_up():
+    X, y = E.gaussian_blobs(n=25, dim=6, sigmas=(1.0, 3.0), generator=torch.Generator().manual_seed(1))
+    spaces = {"raw": X, "first two": X[:, :2].copy()}
+    ex = vz.widgets.TsneExplorer(spaces, y, perplexities=(5, 10))
+    assert ex.measures("raw", 5) == E.measure(X, E.tsne(X, 5), y)
+    assert np.array_equal(ex.embedding("first two", 10), E.tsne(spaces["first two"], 10))
+    pic = ex.render("raw", 10)
+    assert pic.ndim == 3 and pic.shape[2] == 3 and 0 <= pic.min() and pic.max() <= 1
+    assert ex.render("raw", 10) is pic                        # cached: a slider move draws nothing
+    box = ex.widget
+    ex.perplexity.value = 5.0
+    assert "trustworthiness" in ex.info.value and box is ex.widget
+    with pytest.raises(KeyError, match="perplexities"):
+        ex.embedding("raw", 7)
+    with pytest.raises(ValueError, match="one row per label"):
+        vz.widgets.TsneExplorer({"raw": X[:10]}, y)

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 __all__ = ["layer_features", "tsne", "pca", "affinity_row", "knn_accuracy", "trustworthiness", "silhouette",
-           "measure", "nearest_neighbours", "gaussian_blobs", "spread"]
+           "measure", "nearest_neighbours", "gaussian_blobs", "spread", "plot_embedding"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,3 +191,35 @@ def spread(X: np.ndarray, labels: Sequence[int]) -> np.ndarray:
     X, labels = np.asarray(X, dtype=np.float64), np.asarray(labels)
     return np.array([np.sqrt(((X[labels == c] - X[labels == c].mean(0)) ** 2).sum(1).mean())
                      for c in np.unique(labels)])
+
+
+# --------------------------------------------------------------------------------------------
+# Drawing (matplotlib, imported on first use)
+# --------------------------------------------------------------------------------------------
+
+def plot_embedding(Y: np.ndarray, labels: Sequence[int], ax=None, title: Optional[str] = None,
+                   thumbnails: Optional[np.ndarray] = None, every: int = 6, zoom: float = 1.6, size: float = 6):
+    """Scatter a 2-D embedding coloured by class (``tab10``), the class number at each class's
+    median; with ``thumbnails`` (``[n, h, w]`` greyscale), every ``every``-th point drawn as its
+    picture instead of a dot. Returns ``ax``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+    Y, labels = np.asarray(Y), np.asarray(labels)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(Y[:, 0], Y[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=size, linewidths=0)
+    if thumbnails is not None:
+        for i in range(0, len(Y), every):
+            box = OffsetImage(thumbnails[i], cmap="gray_r", zoom=zoom)
+            ax.add_artist(AnnotationBbox(box, Y[i], frameon=True, pad=0.05,
+                                         bboxprops=dict(edgecolor=plt.cm.tab10(labels[i] % 10), linewidth=0.8)))
+    else:
+        for c in np.unique(labels):
+            mx, my = np.median(Y[labels == c], axis=0)
+            ax.text(mx, my, str(c), fontsize=11, weight="bold", ha="center", va="center",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.7, lw=0))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
