@@ -174,3 +174,58 @@ def test_vizlab_methods_work_and_leave_the_model_untouched(cnn, split):
     assert vz.models.default_cam_layer(cnn) == "relu3"
     assert [layer.name for layer in vz.layers(cnn)][:3] == ["conv1", "relu1", "pool1"]
     assert_untouched(cnn, before)
+
+
+# ---- Zeiler & Fergus on the trained max-pool network ---------------------------------------
+
+@pytest.mark.parametrize("block,channel", [(1, 3), (2, 5), (3, 7)])
+def test_zeiler_fergus_is_the_deconvnet_backward_pass(cnn, split, block, channel):
+    """Unpool with switches + rectify + transposed filters == activation x the deconvnet-rule
+    gradient of the strongest unit (vizlab.neuron_gradient), on the trained and a random net."""
+    x = split.x_test[:12]
+    for model in (cnn, D.random_model(3)):
+        before = model_state(model)
+        proj, values, positions = D.zeiler_fergus(model, x, block, channel)
+        assert_untouched(model, before)
+        ref = vz.neuron_gradient(model, x, f"relu{block}", channel, rule="deconvnet", position="max")
+        assert torch.allclose(proj, ref * values.view(-1, 1, 1, 1), atol=1e-5 * float(proj.abs().max()) + 1e-7)
+        for n, pos in enumerate(positions):   # nothing outside the top unit's receptive field
+            t, b, l, r = D.receptive_field(block, *pos)
+            outside = proj[n, 0].clone()
+            outside[t:b, l:r] = 0
+            assert float(outside.abs().max()) == 0.0
+
+
+def test_receptive_field_by_hand():
+    assert D.receptive_field(1, 5, 7) == (4, 7, 6, 9)          # 3 x 3 around (5, 7)
+    assert D.receptive_field(2, 3, 3) == (3, 11, 3, 11)        # 8 wide, from 2 * 3 - 3
+    assert D.receptive_field(3, 4, 0) == (9, 27, 0, 11)        # 18 wide from 4 * 4 - 7; clipped at 0
+    with pytest.raises(ValueError, match="block"):
+        D.zeiler_fergus(D.random_model(0), torch.zeros(1, 1, 32, 32), 4, 0)
+
+
+def test_top_activations_are_the_largest(cnn, split):
+    idx, proj, boxes = D.top_activations(cnn, split.x_test, 3, 7, k=9)
+    acts = vz.capture(cnn, split.x_test, "relu3")["relu3"][:, 7].flatten(1).max(1).values
+    assert idx.tolist() == acts.topk(9).indices.tolist()
+    assert proj.shape == (9, 1, 32, 32) and len(boxes) == 9
+
+
+# ---- the shortcut, measured with saliency and Grad-CAM ------------------------------------
+
+def test_marker_share_by_hand():
+    m = torch.zeros(2, 32, 32)
+    m[0, 0:3, 1:4] = 1.0                       # all mass on marker 0
+    m[1] = 1.0                                 # spread evenly
+    share = D.marker_share(m, torch.tensor([0, 4]))
+    assert share.tolist() == pytest.approx([1.0, 9 / 1024])
+
+
+def test_saliency_and_grad_cam_point_at_the_marker(split):
+    small = _subset(split, 150)
+    report = D.bias_report(vz.load("digits_cnn_biased"), vz.load("digits_cnn"), small)
+    biased, clean = report["biased"], report["clean"]
+    assert clean["saliency on marker"] < 0.02 and clean["grad-cam on marker"] < 0.02   # the control: ~9/1024
+    assert biased["saliency on marker"] > 4 * clean["saliency on marker"]
+    assert biased["grad-cam on marker"] > 3 * clean["grad-cam on marker"]
+    assert biased["follows moved"] > 0.7 and clean["follows moved"] < 0.05

@@ -275,6 +275,108 @@ def load(name: str = "digits_cnn", pretrained: bool = True) -> DigitsCNN:
 
 
 # --------------------------------------------------------------------------------------------
+# Zeiler & Fergus: project a unit back to pixels through the max-pool switches
+# --------------------------------------------------------------------------------------------
+
+def receptive_field(block: int, i: int, j: int) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` (bottom/right exclusive, clipped to the frame) of the input
+    pixels that unit ``(i, j)`` of ``relu{block}`` sees. Each block is conv 3x3 (pad 1) then a
+    2x2 pool, so with stride ``s = 2^(block-1)`` the field starts at ``s i - (2 s - 1)`` and is
+    ``5 s - 2`` pixels wide (3, 8, 18 for blocks 1, 2, 3)."""
+    s = 2 ** (block - 1)
+    top, left = s * i - (2 * s - 1), s * j - (2 * s - 1)
+    size = 5 * s - 2
+    return max(top, 0), min(top + size, SIZE), max(left, 0), min(left + size, SIZE)
+
+
+def zeiler_fergus(model: DigitsCNN, x: torch.Tensor, block: int, channel: int) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """Zeiler & Fergus' deconvnet (ECCV 2014, section 2.1) for each image of ``x`` ``[N, 1, 32, 32]``:
+    keep only the strongest unit of ``channel`` in ``relu{block}`` (all other activations set to
+    zero) and map it back to pixels, block by block, with
+
+    * **unpooling**: ``max_unpool2d`` puts each value back where the max-pool found its maximum
+      (the *switches* recorded on the way up) and zeros elsewhere;
+    * **rectification**: ``relu`` of the reconstruction;
+    * **filtering**: ``conv_transpose2d`` with the *same* filters (transposed, no bias).
+
+    The last step undoes the input normalisation's scale (divide by ``std``). Returns
+    ``(projections [N, 1, 32, 32], values [N], positions [(i, j)] * N)``. The same numbers are
+    ``value * vizlab.neuron_gradient(model, x, f"relu{block}", channel, rule="deconvnet",
+    position="max")``: the deconvnet *is* a backward pass with a modified ReLU rule."""
+    if not 1 <= block <= model.blocks:
+        raise ValueError(f"block must be 1..{model.blocks}, got {block}")
+    conv = [model.get_submodule(f"conv{i}") for i in range(1, block + 1)]
+    if not 0 <= channel < conv[-1].out_channels:
+        raise ValueError(f"channel must be 0..{conv[-1].out_channels - 1} for relu{block}, got {channel}")
+    with torch.no_grad():
+        h = (x - model.mean) / model.std
+        switches = []
+        for i, c in enumerate(conv, start=1):
+            a = F.relu(c(h))
+            if i < block:
+                h, idx = F.max_pool2d(a, 2, return_indices=True)
+                switches.append((idx, a.shape[-2:]))
+        n, _, height, width = a.shape
+        values, flat = a[:, channel].flatten(1).max(1)
+        r = torch.zeros_like(a)
+        r[torch.arange(n), channel, flat // width, flat % width] = values
+        for i in range(block, 0, -1):
+            r = F.conv_transpose2d(F.relu(r), conv[i - 1].weight, padding=1)
+            if i > 1:
+                idx, size = switches[i - 2]
+                r = F.max_unpool2d(r, idx, 2, output_size=size)
+        positions = [(int(f) // width, int(f) % width) for f in flat]
+    return r / model.std, values, positions
+
+
+def top_activations(model: DigitsCNN, x: torch.Tensor, block: int, channel: int, k: int = 9):
+    """Zeiler & Fergus' "top-9": the ``k`` images of ``x`` whose strongest unit of ``channel`` in
+    ``relu{block}`` is largest. Returns ``(indices [k], projections [k, 1, 32, 32], boxes)``,
+    ``boxes`` the receptive field of each top unit (crop ``x`` and the projection to it)."""
+    proj, values, positions = zeiler_fergus(model, x, block, channel)
+    order = values.topk(min(k, len(values))).indices
+    boxes = [receptive_field(block, *positions[int(i)]) for i in order]
+    return order, proj[order], boxes
+
+
+# --------------------------------------------------------------------------------------------
+# The shortcut measured
+# --------------------------------------------------------------------------------------------
+
+def marker_share(maps: torch.Tensor, positions) -> torch.Tensor:
+    """For each map ``[N, H, W]`` or ``[N, C, H, W]`` (any sign), the share of ``sum |map|`` that lies
+    in marker ``positions[n]``'s box: 9 / 1024 = 0.9 % for a map spread evenly over the frame."""
+    m = maps.detach().abs()
+    if m.ndim == 4:
+        m = m.sum(1)
+    pos = torch.as_tensor(positions).expand(m.shape[0])
+    inside = torch.stack([m[n, t:b, l:r].sum() for n, (t, b, l, r) in
+                          enumerate(marker_box(int(p)) for p in pos)])
+    return inside / m.flatten(1).sum(1).clamp_min(1e-12)
+
+
+def bias_report(biased: nn.Module, clean: nn.Module, split: Optional[Split] = None) -> dict:
+    """The shortcut in numbers, over the test split, for the biased and the clean (control) model:
+    accuracy with the marker at the label's place, without it, with it moved to the next class's
+    place (and how often the prediction follows it); mean share of saliency and of Grad-CAM (at
+    ``relu3``) that falls on the marker, explaining the true class of marked images."""
+    from .attribution import saliency
+    from .cam import grad_cam
+    split = split or load_split()
+    x, y = split.x_test, split.y_test
+    marked, moved = add_marker(x, y), add_marker(x, (y + 1) % 10)
+    report = {}
+    for name, model in (("biased", biased), ("clean", clean)):
+        report[name] = {
+            "with marker": accuracy(model, marked, y), "no marker": accuracy(model, x, y),
+            "moved marker": accuracy(model, moved, y), "follows moved": accuracy(model, moved, (y + 1) % 10),
+            "saliency on marker": float(marker_share(saliency(model, marked, y.tolist()), y).mean()),
+            "grad-cam on marker": float(marker_share(grad_cam(model, marked, y.tolist(), layer="relu3"), y).mean()),
+        }
+    return report
+
+
+# --------------------------------------------------------------------------------------------
 # Script: python -m vizlab.digits [--save]
 # --------------------------------------------------------------------------------------------
 
