@@ -12,6 +12,10 @@ How it works, in three lines a student can check:
 3. ``torch.autograd.grad(y.sum(), A)`` gives ``dy/dA`` without touching any parameter's ``.grad``.
 
 Module *backward* hooks are deliberately not used: they break on in-place ReLUs.
+
+Hooks and ``training`` flags live on modules that every thread shares, so each entry point holds
+the model's re-entrant lock (``model_lock``) while it changes them and runs the model: two threads
+explaining one model take turns; threads explaining different models run in parallel.
 """
 from __future__ import annotations
 
@@ -156,7 +160,8 @@ def check_input(x: torch.Tensor, model: Optional[nn.Module] = None) -> torch.Ten
                              + (" (float64 is numpy's default)" if x.dtype == torch.float64 else "")
                              + f"; convert the input with x{cast}")
         conv = _first(model, nn.Conv2d)
-        if conv is not None and x.shape[1] != conv.in_channels:
+        if conv is not None and conv.in_channels != x.shape[1] and not any(  # other mismatches: run_model
+                m.in_channels == x.shape[1] for m in model.modules() if isinstance(m, nn.Conv2d)):
             raise ValueError(f"the input has {x.shape[1]} channel(s) but the model's first convolution takes "
                              f"{conv.in_channels}; use vizlab.preprocess(image, model) "
                              "(it makes RGB images) or a model for this many channels")
