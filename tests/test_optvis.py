@@ -413,3 +413,9 @@ def test_invert_reduces_the_feature_error_on_lite0(lite0, chelsea_x):
     assert_untouched(lite0, before)
     assert img.shape == (1, 3, 64, 64) and 0 <= img.min() and img.max() <= 1
     assert hist[-1, 0] > hist[0, 0] + 0.2
+
+
+def test_shift_crop_is_the_jitter_crop():
+    x = torch.arange(60, dtype=torch.float32).view(1, 1, 6, 10)
+    y = T.shift_crop(x, 3, dx=2, dy=1)
+    assert y.shape == (1, 1, 4, 8) and y[0, 0, 0, 0] == x[0, 0, 1, 2] and y[0, 0, -1, -1] == x[0, 0, 4, 9]

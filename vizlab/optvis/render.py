@@ -188,7 +188,7 @@ def invert(model: nn.Module, x: torch.Tensor, layer: str, *, steps: int = 200, l
     (Mahendran & Vedaldi 2015: a relative feature error plus total-variation and norm priors).
     Returns ``(images, history)`` as ``render`` does; images are in [0, 1] at ``x``'s size.
     """
-    _hooks.check_input(x)
+    x = _hooks.check_input(x)
     target = _hooks.capture(model, x, layer).activations[layer]
     if param is None:
         param = P.pixels(x.shape[-2], x.shape[-1], batch=x.shape[0], generator=generator, device=x.device)

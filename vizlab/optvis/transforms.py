@@ -56,8 +56,13 @@ class jitter(Transform):
 
     def __call__(self, x, generator=None):
         dx, dy = (int(v) for v in torch.randint(self.d, (2,), generator=generator))
-        h, w = x.shape[-2:]
-        return x[..., dy:h - self.d + 1 + dy, dx:w - self.d + 1 + dx]
+        return shift_crop(x, self.d, dx, dy)
+
+
+def shift_crop(x: torch.Tensor, d: int, dx: int, dy: int) -> torch.Tensor:
+    """The ``(H - d + 1) x (W - d + 1)`` crop of ``x`` whose top-left corner is row ``dy``, column ``dx``."""
+    h, w = x.shape[-2:]
+    return x[..., dy:h - d + 1 + dy, dx:w - d + 1 + dx]
 
 
 class random_scale(Transform):
@@ -161,5 +166,5 @@ def standard(scale: float = 1.0) -> list:
             random_rotate(list(range(-10, 11)) + 5 * [0]), jitter(s(4))]
 
 
-__all__ = ["Transform", "pad", "jitter", "random_scale", "random_rotate", "rotate", "blur", "gaussian_blur",
+__all__ = ["Transform", "pad", "jitter", "shift_crop", "random_scale", "random_rotate", "rotate", "blur", "gaussian_blur",
            "gaussian_kernel", "resize", "compose", "standard"]
