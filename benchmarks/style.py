@@ -1,0 +1,112 @@
+"""Style transfer: the cost of one optimisation step against its floor, in one process.
+
+    .venv/bin/python benchmarks/style.py [--size 256] [--repeats 5] [--threads 1]
+
+The floor of a step is one forward + backward of the feature network (the layers the losses read,
+forward stopped after the deepest one; gradient w.r.t. the pixels only): a step must also compute
+the Gram matrices, the losses and the L-BFGS update, and should cost little more (target <= 1.15x).
+The pitfall row recomputes the targets inside the loop, as naive code does (two more forwards per
+step). The last rows time the chapter's default Lite0 transfer end to end. CPU time per call,
+medians of interleaved repeats.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import vizlab as vz
+from vizlab import style as st
+from vizlab.hooks import eval_mode, preserve_state
+from vizlab.optvis import param as P
+from vizlab.optvis.objectives import Objective
+from vizlab.optvis.render import forward_objective
+
+
+def cpu(fn) -> float:
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
+def setup(model, size, transform):
+    content_layer, style_layers = st.default_layers(model)
+    c, s = st.pixels("chelsea", size), st.pixels("coffee", size)
+    layers = style_layers + [content_layer]
+    with torch.no_grad():
+        targets = [st.gram_matrix(f) for f in st.features(model, s, style_layers, transform)]
+        content_target = st.features(model, c, [content_layer], transform)[0]
+    weights = [10.0 / float((a ** 2).sum()) for a in targets]
+    objective = st.style_objective(content_target, targets, content_layer, style_layers,
+                                   1.0 / float((content_target ** 2).sum()), weights, 1e-3, transform)
+    floor_obj = Objective(lambda acts: sum(acts[n].sum() for n in layers).reshape(1), "floor", layers=layers)
+    return c, s, objective, floor_obj, style_layers, content_layer
+
+
+def bench(name, model, size, repeats, transform=None):
+    with preserve_state(model), eval_mode(model):
+        for p in model.parameters():
+            p.requires_grad_(False)
+        c, s, objective, floor_obj, style_layers, content_layer = setup(model, size, transform)
+        image = P.pixels(size, init=c, valid="clip")
+        opt = torch.optim.LBFGS(image.parameters(), lr=1.0, max_iter=1, history_size=20)
+        ident = lambda x, g: x  # noqa: E731
+
+        def closure():
+            loss = -forward_objective(model, objective, image(), ident, None).sum()
+            grads = torch.autograd.grad(loss, image.parameters())
+            for t, g in zip(image.parameters(), grads):
+                t.grad = g
+            return loss
+
+        def step():
+            opt.step(closure)
+            image.project()
+
+        def floor():
+            x = c.clone().requires_grad_(True)
+            torch.autograd.grad(forward_objective(model, floor_obj, x, ident, None).sum(), x)
+
+        def naive():  # the targets recomputed inside the loop: two more forward passes per step
+            with torch.no_grad():
+                st.features(model, s, style_layers, transform)
+                st.features(model, c, [content_layer], transform)
+            step()
+
+        step(), floor()  # warm-up
+        times = {"floor": [], "step": [], "naive": []}
+        for _ in range(repeats):
+            for key, fn in (("floor", floor), ("step", step), ("naive", naive)):
+                times[key].append(cpu(fn))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"| {name} | {size} | {med['floor'] * 1e3:.0f} | {med['step'] * 1e3:.0f} | "
+          f"{med['step'] / med['floor']:.2f}x | {med['naive'] / med['floor']:.2f}x |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=60, help="steps of the end-to-end default run")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    lite0, vgg = vz.load(), st.random_vgg19(0)
+    print("| network | px | floor: fwd+bwd (ms) | one step (ms) | step / floor | naive step / floor |")
+    print("|---|---|---|---|---|---|")
+    bench("Lite0", lite0, args.size, args.repeats)
+    bench("Lite0 + SWAG", lite0, args.size, args.repeats, "softmax")
+    bench("random VGG-19", vgg, args.size, args.repeats)
+    c, s = st.pixels("chelsea", args.size), st.pixels("coffee", args.size)
+    holder = {}
+    t = cpu(lambda: holder.update(out=st.transfer(c, s, lite0, steps=args.steps, progress=False)))
+    hist = holder["out"][1]
+    print(f"\nLite0 default transfer at {args.size} px, {args.steps} L-BFGS steps: {t:.1f} s CPU "
+          f"(style loss {hist['style'][0]:.3g} -> {hist['style'][-1]:.3g}, "
+          f"-{1 - hist['style'][-1] / hist['style'][0]:.0%})")
+
+
+if __name__ == "__main__":
+    main()
