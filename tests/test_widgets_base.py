@@ -113,3 +113,12 @@ def test_peak_window_is_the_smallest_square_around_the_peak_holding_the_mass():
     assert W.peak_window(a, mass=0.5, smallest=4) == (28, 38, 5)
     a[0, 2, 0, 0] = 1e6                    # a peak at the corner: the window stays inside the picture
     assert W.peak_window(a, mass=0.9, smallest=8) == (0, 0, 9)
+
+
+def test_inline_label_puts_the_description_beside_the_control():
+    buttons = w.ToggleButtons(options=["a", "b"], description="show")
+    row = _base.inline_label(buttons, "70px")
+    assert buttons.description == "" and row.children[0].value == "show" and row.children[1] is buttons
+    assert row.children[0].layout.width == "70px" and "vizlab-label" in row.children[0]._dom_classes
+    plain = w.ToggleButtons(options=["a"])
+    assert _base.inline_label(plain) is plain

@@ -89,9 +89,12 @@ EXPLORERS_JS = """() => {
 CONTROLS_JS = """(root) => {
   const list = [];
   const label = el => {
-    const box = el.closest('.widget-inline-hbox, .widget-hbox, .widget-toggle-buttons');
+    const box = el.closest('.widget-inline-hbox, .widget-toggle-buttons');
     const l = box && box.querySelector('.widget-label');
-    return l && l.textContent.trim() ? l.textContent.trim() : '';
+    if (l && l.textContent.trim()) return l.textContent.trim();
+    const row = el.parentElement && el.parentElement.closest('.widget-hbox');   // inline_label(...)
+    const v = row && row.querySelector('.vizlab-label');
+    return v ? v.textContent.trim() : '';
   };
   root.querySelectorAll('select').forEach((el, i) => list.push({kind: 'select', i, label: label(el) || 'dropdown'}));
   root.querySelectorAll('.widget-toggle-buttons').forEach((el, i) => list.push({kind: 'toggle', i, label: label(el) || 'buttons'}));

@@ -31,7 +31,8 @@ BUSY_CLASS = "vizlab-busy"
 # One style element per explorer: a dimmed picture while the kernel computes (a CSS class, so
 # dimming costs no PNG), and pixels drawn as pixels when a small map is shown enlarged.
 STYLE = (f"<style>.{BUSY_CLASS} {{opacity: 0.35; transition: opacity 0.1s;}} "
-         ".vizlab-picture img {image-rendering: pixelated;}</style>")
+         ".vizlab-picture img {image-rendering: pixelated;} "
+         ".vizlab-label {text-align: right; padding-right: 8px; box-sizing: border-box;}</style>")
 
 
 def display_scale(array: np.ndarray, width: int) -> int:
@@ -64,6 +65,20 @@ def update_image(widget, array: np.ndarray) -> None:
         return
     widget.value, shown = _png_and_width(array, width)
     widget.layout.width = f"{shown}px"
+
+
+def inline_label(control, width: str = "80px"):
+    """``control`` with its description as a right-aligned label on the same line (an ``HBox``).
+    A ToggleButtons' own description wraps above its buttons at common notebook widths; this keeps
+    the label beside them. Observe ``control`` as before; put the returned box in the layout."""
+    import ipywidgets as w
+    text = control.description
+    if not text:
+        return control
+    control.description = ""
+    label = w.Label(text, layout=w.Layout(width=width, min_width=width))
+    label.add_class("vizlab-label")
+    return w.HBox([label, control], layout=w.Layout(align_items="center"))
 
 
 def legend(cmap: str, low: str, high: str, title: str = "", width: int = 240, middle: str = "") -> str:
@@ -101,6 +116,7 @@ class Explorer:
             import ipywidgets as w
             built = self._build()
             self._controls = w.VBox([w.HTML(STYLE), built])
+            self._controls.add_class("vizlab-explorer")
         return self._controls
 
     def _build(self):

@@ -17,7 +17,7 @@ from .. import data, plot
 from ..hooks import capture, eval_mode, forward_hooks
 from ..models import find_layer
 from ..models import class_name
-from ._base import Explorer, image_widget, legend, update_image, why
+from ._base import Explorer, image_widget, inline_label, legend, update_image, why
 
 __all__ = ["DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer", "IntegratedGradientsExplorer"]
 
@@ -57,8 +57,8 @@ def _side_by_side(*pictures: np.ndarray, gap: int = 4) -> np.ndarray:
 
 
 LEGENDS = {
-    "abs_max": ("inferno", "0", "largest |attribution| (brightest 0.5% clipped)", "max over colour channels of |attribution|:"),
-    "channel_max": ("inferno", "0", "largest |attribution| (brightest 0.5% clipped)", "max over colour channels:"),
+    "abs_max": ("inferno", "0", "largest", "|attribution|, max over colour channels (top 1% clipped):"),
+    "channel_max": ("inferno", "0", "largest", "attribution, max over colour channels (top 1% clipped):"),
     "signed_sum": ("bwr", "lowers the score", "raises the score", "sum over colour channels (white = 0):"),
 }
 RGB_NOTE = ("rgb: each colour channel's attribution shown as that colour, grey = 0 "
@@ -89,7 +89,8 @@ class _Explorer(Explorer):
         self.legend = w.HTML()
         for c in controls:
             c.observe(lambda change: self._refresh(), names="value")
-        box = w.VBox([*controls, self.picture, self.legend, self.info])
+        rows = [inline_label(c, "60px") if isinstance(c, w.ToggleButtons) else c for c in controls]
+        box = w.VBox([*rows, self.picture, self.legend, self.info])
         self._controls = box
         self._refresh()
         return box
@@ -217,7 +218,7 @@ class DeconvnetExplorer(_Explorer):
         wide = {"description_width": "60px"}
         self.layer = w.Dropdown(options=self.layers, value=self.start_layer, description="layer", style=wide)
         self.rule = w.ToggleButtons(options=list(("deconvnet", "guided", "backprop")), description="rule",
-                                    style={**wide, "button_width": "90px"})
+                                    style={**wide, "button_width": "95px"})
         self.rank = w.IntSlider(value=0, min=0, max=self.max_rank - 1, description="rank", style=wide)
         return [self.layer, self.rule, self.rank]
 
@@ -280,7 +281,7 @@ class SaliencyExplorer(_Explorer):
         self.cls = w.Dropdown(options=[(f"{c} {class_name(self.model, c)}", c) for c in self.classes],
                               value=self.classes[0], description="class")
         self.display = w.ToggleButtons(options=["abs_max", "channel_max", "signed_sum", "rgb"], description="show",
-                                       style={"button_width": "90px"})
+                                       style={"button_width": "105px"})
         return [self.method, self.cls, self.display]
 
     def _pending(self):

@@ -123,8 +123,8 @@ class CamExplorer(Explorer):
         self.alpha = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity",
                                    continuous_update=True, style=wide)
         self.info = w.HTML()
-        self.legend = w.HTML(legend("jet", "no evidence", "strongest evidence for the class",
-                                    "heatmap (min-max scaled per map):", width=224))
+        self.legend = w.HTML(legend("jet", "none", "strongest", "evidence for the class (each map min-max scaled):",
+                                    width=224))
         self.picture = image_widget(self._pictures[first], self.width)
         self.photo.observe(self._photo_changed, names="value")
         for control in (self.method, self.target, self.layer, self.alpha):

@@ -13,7 +13,7 @@ from torch import nn
 
 from .. import data, plot
 from ..features import activation_layers, feature_maps
-from ._base import Explorer, image_widget, legend, note, update_image, why
+from ._base import Explorer, image_widget, inline_label, legend, note, update_image, why
 
 __all__ = ["FeatureMapExplorer"]
 
@@ -112,7 +112,7 @@ class FeatureMapExplorer(Explorer):
         self.picture = image_widget(self.render(first), self.width)
         for control in (self.layer, self.channel, self.normalization):
             control.observe(lambda change: self._refresh(), names="value")
-        self._controls = w.VBox([self.layer, self.normalization, w.HBox([self.channel, self.channel_box]),
+        self._controls = w.VBox([self.layer, inline_label(self.normalization), w.HBox([self.channel, self.channel_box]),
                                  self.picture, self.legend, self.info])
         self._refresh()
         return self._controls
