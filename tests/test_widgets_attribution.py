@@ -117,3 +117,20 @@ def test_slow_settings_show_busy_feedback_before_computing(net_and_x):
     messages.clear()
     ex.n.value = 2                                     # cached: straight to the new line, no busy message
     assert len(messages) == 1 and "<i>" not in messages[0]
+
+
+def test_saliency_explorer_picks_classes_in_eval_mode_and_leaves_a_train_mode_model_as_found():
+    """Without ``classes`` the explorer runs the model once to find the top 5: in eval mode, so
+    dropout does not randomise the choice and batch-norm buffers do not move."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(4, 6)).train()
+    x = torch.randn(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    before = model_state(model)
+    ex = W.SaliencyExplorer(model, x)
+    with torch.no_grad():
+        expected = model.eval()(x)[0].topk(5).indices.tolist()
+    model.train()
+    assert ex.classes == expected
+    assert_untouched(model, before)

@@ -261,7 +261,7 @@ class SaliencyExplorer(_Explorer):
         self.model, self.methods = model, list(methods)
         self.x = _as_input(model, image)
         if classes is None:
-            with torch.no_grad():
+            with torch.no_grad(), eval_mode(model):  # a train-mode model: no dropout, BN buffers untouched
                 classes = model(self.x)[0].topk(5).indices.tolist()
         self.classes = list(classes)
         self._photo = data.deprocess(self.x, model)
