@@ -120,8 +120,7 @@ def main(argv=None) -> None:
     table = summary(rows)
     lines = [f"# Leaderboard: {n} annotated items (photos and canvas objects), EfficientNet-Lite0", "",
              f"Made by `data/make_leaderboard.py --step {args.step} --sanity {args.sanity} --slow {args.slow} "
-             f"--workers {args.workers}` "
-             f"in {wall / 60:.1f} min wall clock. Mean ± standard deviation over the items; deletion AUC: lower is "
+             f"--workers {args.workers}`. Mean ± standard deviation over the items; deletion AUC: lower is "
              "better; insertion AUC, pointing game, energy pointing game, sanity sensitivity: higher is better. "
              f"Sensitivity over the first {args.sanity} photos (not for Score-CAM); Score-CAM only on the first "
              f"{args.slow} photos; s / map: median CPU seconds per map (one thread).", "",
