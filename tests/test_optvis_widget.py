@@ -78,3 +78,25 @@ def test_errors_teach(small):
         ex.render("blocks.1", 0, "wavelets")
     with pytest.raises(ValueError, match="layers"):
         W.ActivationMaxExplorer(small, [])
+
+
+def test_a_new_block_shows_busy_feedback_while_it_renders(small, monkeypatch):
+    """Moving to an unrendered block takes seconds: the info line says so and the picture is dimmed
+    during the render (cached moves need no message); both are restored after."""
+    pytest.importorskip("ipywidgets")
+    from vizlab.widgets import _base
+    ex = W.ActivationMaxExplorer(small, ["blocks.1"], size=24, steps=2, block=4)
+    ex.widget
+    seen = []
+    real = W.render
+
+    def watching(*args, **kwargs):
+        seen.append((ex.info.value, _base.BUSY_CLASS in ex.picture._dom_classes))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(W, "render", watching)
+    ex.channel.value = 5
+    assert len(seen) == 1 and "rendering channels 4-7" in seen[0][0] and seen[0][1]
+    assert _base.BUSY_CLASS not in ex.picture._dom_classes and "channel 5 of 24" in ex.info.value
+    ex.channel.value = 6
+    assert len(seen) == 1

@@ -109,8 +109,14 @@ class ActivationMaxExplorer(Explorer):
         if self.channel.max != n - 1:
             self.channel.max = n - 1
         c = self.channel.value
-        update_image(self.picture, self.render(layer, c, self.param.value))
         first = c - c % self.block
+        if (layer, first, self.param.value) in self._cache:
+            picture = self.render(layer, c, self.param.value)
+        else:                                   # a new block: seconds of rendering, say so at once
+            with self.busy(f"rendering channels {first}-{min(first + self.block, n) - 1} "
+                           f"({self.steps} steps)..."):
+                picture = self.render(layer, c, self.param.value)
+        update_image(self.picture, picture)
         self.info.value = (f"<code>{layer}</code> channel {c} of {n}, {self.param.value}: channels "
                            f"{first}-{min(first + self.block, n) - 1} rendered together, {self.steps} steps, "
                            f"{self.size} px")
