@@ -358,7 +358,8 @@ def smooth_grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Targe
 
 
 def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None, layer: Layer = None,
-              *, batch_size: int = 16, align_corners: bool = False, **options) -> torch.Tensor:
+              *, batch_size: int = 16, align_corners: bool = False,
+              progress: Optional[Callable[[int, int], None]] = None, **options) -> torch.Tensor:
     """Score-CAM (Wang et al. 2020): no gradients. Each channel ``A_k``, upsampled and min-max'ed
     to [0, 1], masks the input; the weight is how much the masked input ``x * H_k`` scores
     (the "increase of confidence" of eq. 5), softmax-normalised over channels (Algorithm 1)::
@@ -370,6 +371,9 @@ def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
     channels with a constant map (dead channels) share one pass, since their masks are identical.
     ``align_corners`` is for the mask upsampling: the paper's code uses ``False``,
     pytorch-grad-cam ``True`` (pass ``align_corners=True`` to match it exactly).
+    ``progress(done, total)``, if given, is called after every batch of passes with the number of
+    channels scored so far (over all N images) and ``total = N * K`` -- e.g. an explorer's
+    "k / K channels"; it rises to ``total`` (a dead channel counts when its shared pass ran).
     """
     batch_size = check_count("batch_size", batch_size)
 
@@ -399,6 +403,10 @@ def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
                     idx = live[start:start + batch_size]
                     logits = run_model(d.model, d.x[n:n + 1] * masks[idx])
                     scores[idx] = (_targets.scores(tgt, logits) if callable(tgt) else logits[:, int(tgt[n])]).to(scores.dtype)
+                    if progress is not None:   # the last pass of a batch may stand for every dead channel
+                        done = min(start + batch_size, len(live))
+                        shared = int(constant.sum()) - 1 if constant.any() and done == len(live) else 0
+                        progress(n * K + done + shared, N * K)
                 if constant.any():
                     scores[constant] = scores[live[-1]]
                 weights[n] = scores.softmax(dim=0)

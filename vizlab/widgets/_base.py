@@ -158,11 +158,12 @@ class Explorer:
             picture.remove_class(BUSY_CLASS)
             self._busy_message = None
 
-    def progress(self, done: int, total: int) -> None:
-        """Inside ``busy``: show ``message (done/total)``; cheap enough to call every batch."""
+    def progress(self, done: int, total: int, unit: str = "") -> None:
+        """Inside ``busy``: show ``message done/total [unit]``; cheap enough to call every batch."""
         info, message = getattr(self, "info", None), getattr(self, "_busy_message", None)
         if info is not None and message:
-            info.value = f"<i>{html.escape(message)} {done}/{total}</i>"
+            tail = f" {html.escape(unit)}" if unit else ""
+            info.value = f"<i>{html.escape(message)} {done}/{total}{tail}</i>"
 
 
 def note(text: str) -> str:

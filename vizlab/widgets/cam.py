@@ -82,10 +82,16 @@ class CamExplorer(Explorer):
         key = (photo, method, int(class_index), layer)
         if key not in self._maps:
             fn = _cam.get_method(method)
-            m = fn(self.model, self._photos[photo], int(class_index), layer,
-                   normalize=True, **self.method_options.get(method, {}))
+            options = dict(self.method_options.get(method, {}))
+            if method == "score_cam":      # one pass per channel: "k/K channels" while it runs
+                options.setdefault("progress", self._channel_progress)
+            m = fn(self.model, self._photos[photo], int(class_index), layer, normalize=True, **options)
             self._maps[key] = m[0].numpy()
         return self._maps[key]
+
+    def _channel_progress(self, done: int, total: int) -> None:
+        """Score-CAM's progress callback: inside ``busy``, the message ends in ``done/total channels``."""
+        self.progress(done, total, "channels")
 
     # -- render (every slider move) -------------------------------------------------------------
     def render(self, photo: str, method: str, class_index: int, layer: str, alpha: float = 0.5) -> np.ndarray:
