@@ -9,7 +9,12 @@ What it checks, for every notebooks/*.ipynb (found by glob, so new chapters are 
      and no "Loading widget" left;
   2. for every explorer (a widget output with a picture) each control is moved once and the
      picture's bytes must change -- or, when they legitimately cannot, the explorer must say why
-     (an element with class ``vizlab-why``, e.g. "No ReLU runs before stem.bn ...");
+     (an element with class ``vizlab-why``, e.g. "No ReLU runs before stem.bn ..."). "Unchanged"
+     is only concluded on a positive signal that the move was handled: the page logs the widget
+     messages it sends to the kernel and the kernel's "idle" reply to each (after the explorer's
+     callback ran and sent its new picture), then gives the page a few seconds to draw. A slow
+     update (Score-CAM, an uncached integrated-gradients setting) is waited for as long as the
+     kernel owes a reply; a move that shows nothing is tried once more before it fails;
   3. under Voila (``make present``), a chapter renders its explorer and a control still drives it.
 It prints the update latency per control (from the key press / click to the new picture in the
 page). No timing is asserted: the numbers depend on the machine.
@@ -44,7 +49,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
                  "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1366, "height": 768}
 RUN_ALL_TIMEOUT = 30 * 60        # s per chapter; generous: chapters take ~1 min of CPU, CI machines are slow
-UPDATE_TIMEOUT = 10 * 60         # s per control move (a Score-CAM or an uncached SmoothGrad level)
+UPDATE_TIMEOUT = 10 * 60         # s per control move while the kernel is working on it (a Score-CAM ...)
+CONTROL_TIMEOUT = 120            # s per control move when the kernel is not even busy with it
+NO_MESSAGE_TIMEOUT = 30          # s: a move that sends no widget message to the kernel by then did nothing
+SETTLE = 0.5                     # s without a new widget message / kernel reply: the exchange is over
+DRAW_GRACE = 3.0                 # s the page gets to draw a new picture after the kernel finished
 SETTINGS = {   # fresh JupyterLab settings: every cell in the DOM, no news / update checks (offline)
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
@@ -115,6 +124,53 @@ PICTURE_JS = """async (root) => {
 }"""
 
 WHY_JS = """(root) => Array.from(root.querySelectorAll('.vizlab-why')).map(e => e.textContent.trim()).join(' | ')"""
+
+BUSY_JS = """(root) => !!root.querySelector('.vizlab-busy')"""
+
+# What an explorer writes besides its picture (info line, legend): a reason for an unchanged
+# picture counts only if the explorer wrote something in answer to this move -- a note left
+# from an earlier move must not excuse a control that does nothing.
+TEXT_JS = """(root) => Array.from(root.querySelectorAll('.widget-html-content')).map(e => e.innerHTML).join('\\n')"""
+
+# The positive signal that a control move was handled: JupyterLab (started with
+# --LabApp.expose_app_in_browser) lets the page listen to the kernel connection. Every widget
+# message the page sends (comm_msg) is logged; the kernel answers each request with a status
+# "idle" whose parent is that message, once it has run the explorer's callback and sent the new
+# picture. Nothing is decided on the status bar's "Idle" (the message may not have left yet).
+LOG_JS = """() => {
+  const app = window.jupyterapp;
+  const panel = app && app.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session && panel.sessionContext.session.kernel;
+  if (!kernel) return false;
+  if (window.__vzKernel !== kernel) {
+    window.__vzKernel = kernel;
+    window.__vzLog = {sent: [], idle: new Set(), last: performance.now()};
+    kernel.anyMessage.connect((_, args) => {
+      const m = args.msg, log = window.__vzLog;
+      if (args.direction === 'send' && m.header.msg_type === 'comm_msg') {
+        log.sent.push(m.header.msg_id); log.last = performance.now();
+      } else if (args.direction === 'recv' && m.header.msg_type === 'status' &&
+                 m.content.execution_state === 'idle' && m.parent_header && m.parent_header.msg_id) {
+        log.idle.add(m.parent_header.msg_id); log.last = performance.now();
+      }
+    });
+  }
+  return true;
+}"""
+
+RESET_LOG_JS = """() => { const log = window.__vzLog; log.sent = []; log.idle.clear(); log.last = performance.now(); }"""
+
+PENDING_JS = """() => {
+  const log = window.__vzLog;
+  return {sent: log.sent.length, pending: log.sent.filter(id => !log.idle.has(id)).length,
+          quiet: (performance.now() - log.last) / 1000};
+}"""
+
+
+FIGURES_JS = """() => Array.from(document.querySelectorAll('.jp-RenderedImage img')).map((img, i) => {
+  img.setAttribute('data-figure', String(i));
+  return {i, natural: img.naturalWidth, shown: Math.round(img.getBoundingClientRect().width)};
+})"""
 
 
 class Failure(Exception):
@@ -289,47 +345,98 @@ def move(page, root, control) -> str | None:
     raise ValueError(kind)
 
 
-def exercise_explorer(page, root, where: str, rows: list, failures: list) -> None:
+BUSY_SHOTS: set = set()
+
+
+def settled(page) -> bool:
+    """Every widget message sent since the last reset has its kernel "idle" reply, and nothing has
+    been sent or received for ``SETTLE`` s (ipywidgets sends a throttled change right after an idle)."""
+    s = page.evaluate(PENDING_JS)
+    return s["pending"] == 0 and s["quiet"] >= SETTLE
+
+
+def await_update(page, root, before: str, text_before: str, t0: float, busy_shot: str | None = None) -> tuple:
+    """After one control move: ``("changed", ms, busy_seen)`` when the picture's bytes changed;
+    ``("why", text)`` when the kernel has handled the move, the picture stayed and the explorer
+    says why (in text it wrote in answer to this move); ``("unchanged", reason)`` otherwise. Waits up to ``CONTROL_TIMEOUT`` s, and up to
+    ``UPDATE_TIMEOUT`` s while the kernel still owes a reply (a slow method, e.g. Score-CAM).
+    ``busy_shot``: a file for a screenshot of the explorer the first time it shows its busy state."""
+    moved_at, handled_at, busy_seen = time.time(), None, False
+    while True:
+        now = root.evaluate(PICTURE_JS)
+        if now is not None and now != before:
+            return ("changed", (time.perf_counter() - t0) * 1000, busy_seen)
+        if not busy_seen and root.evaluate(BUSY_JS):
+            busy_seen = True
+            if busy_shot:
+                root.screenshot(path=busy_shot)
+        s = page.evaluate(PENDING_JS)
+        waited = time.time() - moved_at
+        if s["sent"] == 0:
+            if waited > NO_MESSAGE_TIMEOUT:
+                return ("unchanged", f"the move sent nothing to the kernel in {NO_MESSAGE_TIMEOUT} s")
+        elif s["pending"] == 0 and s["quiet"] >= SETTLE:
+            handled_at = handled_at or time.time()
+            if time.time() - handled_at >= DRAW_GRACE:       # the kernel is done; the page had time to draw
+                why, answered = root.evaluate(WHY_JS), root.evaluate(TEXT_JS) != text_before
+                if why and answered:
+                    return ("why", why)
+                if why:
+                    return ("unchanged", "the kernel handled the move; picture and text stayed the same "
+                                         f"(the reason shown is from before: {why[:50]})")
+                return ("unchanged", "the kernel handled the move, the picture stayed the same and the "
+                                     "explorer does not say why")
+        else:
+            handled_at = None
+        limit = UPDATE_TIMEOUT if s["pending"] else CONTROL_TIMEOUT
+        if waited > limit:
+            return ("unchanged", f"no new picture after {limit} s ({s['pending']} widget message(s) "
+                                 "still unanswered by the kernel)")
+        time.sleep(0.05)
+
+
+def exercise_explorer(page, root, where: str, rows: list, failures: list, shots=None) -> None:
+    """Move every control of one explorer once (a second time if the first move showed nothing)."""
     root.scroll_into_view_if_needed()
+    if not page.evaluate(LOG_JS):
+        failures.append(f"{where}: cannot listen to the kernel (JupyterLab without expose_app_in_browser?)")
+        return
     controls = root.evaluate(CONTROLS_JS)
     if not controls:
         failures.append(f"{where}: an explorer without controls")
     for control in controls:
         name = f"{control['label']} [{control['kind']}]"
-        before = picture(page, root)
-        t0 = time.perf_counter()
-        try:
-            moved = move(page, root, control)
-        except Exception as err:          # noqa: BLE001 -- reported as a failure of this control
-            failures.append(f"{where}: could not move {name}: {str(err).splitlines()[0]}")
-            continue
-        if moved is None:
+        wait_for(lambda: settled(page), UPDATE_TIMEOUT, "the previous update to finish", interval=0.1)
+        for attempt in (1, 2):
+            before, text_before = picture(page, root), root.evaluate(TEXT_JS)
+            page.evaluate(RESET_LOG_JS)
+            t0 = time.perf_counter()
+            try:
+                moved = move(page, root, control)
+            except Exception as err:          # noqa: BLE001 -- reported as a failure of this control
+                result = ("error", f"could not move it: {str(err).splitlines()[0]}")
+                break
+            if moved is None:
+                result = ("none",)
+                break
+            shot = Path(shots) / f"busy_{where.replace('#', '_')}.png" if shots else None
+            result = await_update(page, root, before, text_before, t0,
+                                  str(shot) if shot and shot not in BUSY_SHOTS else None)
+            if shot and shot.exists():
+                BUSY_SHOTS.add(shot)             # one busy screenshot per explorer and run
+            if result[0] != "unchanged":
+                break
+        again = " (2nd try)" if attempt == 2 else ""
+        if result[0] == "none":
             rows.append((where, name, "-", "one option: nothing to move"))
-            continue
-        changed_at = None
-        end = time.time() + UPDATE_TIMEOUT
-        idle_polls = 0
-        while time.time() < end:
-            now = root.evaluate(PICTURE_JS)
-            if now is not None and now != before:
-                changed_at = time.perf_counter()
-                break
-            s = page.evaluate(STATE_JS)
-            idle_polls = idle_polls + 1 if s["idle"] else 0
-            if idle_polls >= 8:           # the kernel has been idle ~1 s and the picture is the same
-                break
-            time.sleep(0.05 if idle_polls == 0 else 0.15)
-        if changed_at is not None:
-            rows.append((where, name, f"{(changed_at - t0) * 1000:.0f}", f"-> {moved}"))
+        elif result[0] == "changed":
+            rows.append((where, name, f"{result[1]:.0f}", f"-> {moved}{again}{'; busy shown' if result[2] else ''}"))
+        elif result[0] == "why":
+            rows.append((where, name, "-", f"unchanged{again}; explorer says: {result[1][:60]}"))
         else:
-            why = root.evaluate(WHY_JS)
-            if why:
-                rows.append((where, name, "-", f"unchanged; explorer says: {why[:70]}"))
-            else:
-                failures.append(f"{where}: moving {name} (-> {moved}) did not change the picture, and the "
-                                "explorer does not say why")
-                rows.append((where, name, "-", "FAILED: picture unchanged"))
-        wait_idle(page, UPDATE_TIMEOUT)
+            failures.append(f"{where}: {name}: {result[1]}" + (" (twice)" if attempt == 2 else ""))
+            rows.append((where, name, "-", "FAILED: " + result[1][:60]))
+        wait_for(lambda: settled(page), UPDATE_TIMEOUT, "the update to finish", interval=0.1)
 
 
 def check_chapter(context, base: str, token: str, nb: str, rows: list, failures: list, shots) -> None:
@@ -354,8 +461,18 @@ def check_chapter(context, base: str, token: str, nb: str, rows: list, failures:
             if n:
                 first.scroll_into_view_if_needed()
             page.screenshot(path=str(Path(shots) / f"lab_{nb.replace('.ipynb', '')}.png"))
+        figures = page.evaluate(FIGURES_JS)
+        small = [f"#{f['i']} {f['natural']}->{f['shown']} px" for f in figures
+                 if f["natural"] and f["shown"] < 0.9 * f["natural"]]
+        if small:                              # a layout note, not a failure: titles shrink with the figure
+            print(f"  {nb}: static figures shown below 90 % of their size: {', '.join(small)}", flush=True)
+        if shots:
+            for f in figures:
+                fig = page.locator(f"[data-figure='{f['i']}']")
+                fig.scroll_into_view_if_needed()
+                fig.screenshot(path=str(Path(shots) / f"lab_{nb.replace('.ipynb', '')}_fig{f['i']:02d}.png"))
         for k in range(n):
-            exercise_explorer(page, page.locator(f"[data-explorer='{k}']"), f"{nb[:2]}#{k}", rows, failures)
+            exercise_explorer(page, page.locator(f"[data-explorer='{k}']"), f"{nb[:2]}#{k}", rows, failures, shots)
         for err in page.evaluate(ERRORS_JS):
             failures.append(f"{nb} after moving controls: {err}")
     except Failure as err:
@@ -443,7 +560,8 @@ def main(argv=None) -> int:
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={site}",
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--LabApp.expose_app_in_browser=True"]          # window.jupyterapp: the page can watch the kernel
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     lab = Server(cmd, site, env, f"{base}/api/status?token={token}", tmp / "lab.log")
