@@ -25,8 +25,8 @@ NOTEBOOKS = ROOT / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 # The chapters that must carry graded exercises (other chapters are checked when they have some).
 GRADED = ["01_feature_maps", "02_deconvnet", "03_saliency_guided_backprop", "04_filter_ascent", "05_cam",
-          "06_grad_cam", "07_smoothgrad", "08_integrated_gradients", "09_tsne", "10_adversarial", "11_style_transfer",
-          "12_evaluating_explanations"]
+          "06_grad_cam", "06b_score_cam_layer_cam", "07_smoothgrad", "08_integrated_gradients", "09_tsne",
+          "10_adversarial", "11_style_transfer", "12_evaluating_explanations"]
 
 
 def load(path: Path) -> dict:
