@@ -55,8 +55,8 @@ $(EXTRAS_STAMP): pyproject.toml $(RUNTIME_STAMP)
 
 CHAPTER ?= 06
 present: $(EXTRAS_STAMP)
-	@ls notebooks/$(CHAPTER)*.ipynb >/dev/null 2>&1 || { echo "no notebooks/$(CHAPTER)*.ipynb; try make present CHAPTER=06"; exit 1; }
-	$(BIN)/voila $$(ls notebooks/$(CHAPTER)*.ipynb | head -n 1)
+	@ls notebooks/$(CHAPTER)_*.ipynb >/dev/null 2>&1 || { echo "no notebooks/$(CHAPTER)_*.ipynb; try make present CHAPTER=06 (or 06b)"; exit 1; }
+	$(BIN)/voila $$(ls notebooks/$(CHAPTER)_*.ipynb | head -n 1)
 
 # Debian's chromium when no browser is installed (apt-get as root, or through passwordless sudo),
 # then tests/browser/run.py (under CI=true a browser still missing is a failure, not a skip).
