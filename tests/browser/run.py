@@ -358,18 +358,22 @@ def settled(page) -> bool:
 def await_update(page, root, before: str, text_before: str, t0: float, busy_shot: str | None = None) -> tuple:
     """After one control move: ``("changed", ms, busy_seen)`` when the picture's bytes changed;
     ``("why", text)`` when the kernel has handled the move, the picture stayed and the explorer
-    says why (in text it wrote in answer to this move); ``("unchanged", reason)`` otherwise. Waits up to ``CONTROL_TIMEOUT`` s, and up to
-    ``UPDATE_TIMEOUT`` s while the kernel still owes a reply (a slow method, e.g. Score-CAM).
-    ``busy_shot``: a file for a screenshot of the explorer the first time it shows its busy state."""
-    moved_at, handled_at, busy_seen = time.time(), None, False
+    says why (in text it wrote in answer to this move); ``("unchanged", reason)`` otherwise.
+    Waits up to ``CONTROL_TIMEOUT`` s, and up to ``UPDATE_TIMEOUT`` s while the kernel still owes
+    a reply (a slow method, e.g. Score-CAM).
+    ``busy_shot``: a file for a screenshot of the explorer in its busy state (taken when it first
+    shows, again after 3 s busy so that a many-pass method's progress count is in it)."""
+    moved_at, handled_at, busy_seen, shots_taken = time.time(), None, False, 0
     while True:
         now = root.evaluate(PICTURE_JS)
         if now is not None and now != before:
-            return ("changed", (time.perf_counter() - t0) * 1000, busy_seen)
-        if not busy_seen and root.evaluate(BUSY_JS):
-            busy_seen = True
+            return ("changed", (time.perf_counter() - t0) * 1000, bool(busy_seen))
+        if (not busy_seen or (busy_shot and shots_taken == 1 and time.time() - busy_seen >= 3)) \
+                and root.evaluate(BUSY_JS):
+            busy_seen = busy_seen or time.time()
             if busy_shot:
                 root.screenshot(path=busy_shot)
+                shots_taken += 1
         s = page.evaluate(PENDING_JS)
         waited = time.time() - moved_at
         if s["sent"] == 0:
