@@ -476,7 +476,7 @@ def check_chapter(context, base: str, token: str, nb: str, rows: list, failures:
                 fig.scroll_into_view_if_needed()
                 fig.screenshot(path=str(Path(shots) / f"lab_{nb.replace('.ipynb', '')}_fig{f['i']:02d}.png"))
         for k in range(n):
-            exercise_explorer(page, page.locator(f"[data-explorer='{k}']"), f"{nb[:2]}#{k}", rows, failures, shots)
+            exercise_explorer(page, page.locator(f"[data-explorer='{k}']"), f"{nb.split('_')[0]}#{k}", rows, failures, shots)
         for err in page.evaluate(ERRORS_JS):
             failures.append(f"{nb} after moving controls: {err}")
     except Failure as err:
@@ -517,7 +517,7 @@ def check_voila(context, site: Path, env: dict, tmp: Path, nb: str, rows: list, 
             handle.press("ArrowRight")
         changed = wait_for(lambda: (root.evaluate(PICTURE_JS) or before) != before, UPDATE_TIMEOUT,
                            "the picture to change under Voila", interval=0.05)
-        rows.append((f"voila {nb[:2]}", "first control", f"{(time.perf_counter() - t0) * 1000:.0f}",
+        rows.append((f"voila {nb.split('_')[0]}", "first control", f"{(time.perf_counter() - t0) * 1000:.0f}",
                      "explorer live, code hidden" if changed else ""))
         if shots:
             root.scroll_into_view_if_needed()
