@@ -36,16 +36,20 @@ only randomness is the ``generator`` passed in.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence, Union
+import contextlib
+import math
+import numbers
+from typing import Iterator, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hooks import check_input, eval_mode
+from . import targets as _targets
+from .hooks import check_count, check_input, eval_mode, run_model
 from .models import info
 
-Label = Union[None, int, Sequence[int], torch.Tensor]
+Label = Union[None, int, str, Sequence[int], Sequence[str], torch.Tensor]
 NORMS = ("linf", "l2")
 
 __all__ = ["Normalized", "pixel_model", "pixels", "normalize", "fgsm", "pgd", "fooling_image", "Fooled",
@@ -106,7 +110,7 @@ def pixel_model(model: nn.Module) -> Normalized:
 
 def pixels(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
     """A normalised input (``vizlab.preprocess(image, model)``) -> pixels in [0, 1]: ``x * std + mean``."""
-    check_input(x)
+    x = check_input(x)
     return pixel_model(model).pixels(x.detach()).clamp(0, 1).contiguous()
 
 
@@ -120,14 +124,26 @@ def normalize(p: torch.Tensor, model: nn.Module) -> torch.Tensor:
 def magnify(delta: torch.Tensor, eps: Optional[float] = None) -> torch.Tensor:
     """A perturbation made visible: ``0.5 + delta / (2 eps)`` maps [-eps, eps] onto [0, 1]
     (grey = unchanged). ``eps`` defaults to the largest ``|delta|`` of each image."""
+    if not isinstance(delta, torch.Tensor) or not delta.is_floating_point() or delta.ndim < 2:
+        got = f"{delta.dtype} {tuple(delta.shape)}" if isinstance(delta, torch.Tensor) else type(delta).__name__
+        raise ValueError(f"magnify takes a perturbation delta = p_adv - p, a float tensor [N, ...], got {got}")
+    if not torch.isfinite(delta).all():
+        raise ValueError("magnify: the perturbation holds NaN or infinite values; check the images it came from")
     d = delta.detach()
-    if eps is None:
+    if isinstance(eps, torch.Tensor):
+        if not (torch.isfinite(eps).all() and (eps > 0).all()):
+            raise ValueError("magnify: eps must be finite and > 0 (the size that maps to white), got " f"{eps}")
+    elif eps is not None:
+        eps = _budget(eps, "magnify", "eps", upper=math.inf)
+    else:
         eps = d.abs().flatten(1).amax(1).clamp(min=1e-12).view(-1, *[1] * (d.ndim - 1))
     return (0.5 + d / (2 * eps)).clamp(0, 1)
 
 
-def _check_pixels(p: torch.Tensor) -> torch.Tensor:
-    check_input(p)
+def _check_pixels(p: torch.Tensor, model: Optional[nn.Module] = None) -> torch.Tensor:
+    """``p`` as a finite float batch of pixels in [0, 1] that fits ``model`` (if given); returns the tensor to
+    use (a copy if it was made under ``torch.inference_mode()``)."""
+    p = check_input(p, model)
     lo, hi = float(p.min()), float(p.max())
     if lo < 0 or hi > 1:
         raise ValueError(f"attacks take pixels in [0, 1]; these span [{lo:.3g}, {hi:.3g}] -- a normalised input "
@@ -135,19 +151,51 @@ def _check_pixels(p: torch.Tensor) -> torch.Tensor:
     return p
 
 
+def _budget(value, fn: str, name: str, upper: float = 1.0) -> float:
+    """A step size or budget: a finite real number in (0, ``upper``] (pixel units), as a float."""
+    unit = "pixel units, e.g. 8/255" if upper == 1.0 else "pixel units"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a number in {unit}, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or not 0 < value <= upper:
+        bound = "must be > 0 and <= 1" if upper == 1.0 else "must be > 0 and finite"
+        hint = " (8 lets every pixel jump to 0 or 1; the explorer's 8 means 8/255)" if upper == 1.0 and value > 1 else ""
+        raise ValueError(f"{fn}: {name} is in {unit} and {bound}; got {value}{hint}")
+    return value
+
+
+@contextlib.contextmanager
+def _gradients_on() -> Iterator[None]:
+    """Gradients enabled for the block, whatever the caller's mode (``torch.no_grad()``,
+    ``torch.inference_mode()``): an attack differentiates the model."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+def _logits(net: nn.Module, p: torch.Tensor) -> torch.Tensor:
+    """``net(p)`` for a ``Normalized`` net, the model itself run through ``hooks.run_model`` (errors
+    that say what went wrong: an image too small for the model, a model that returns no tensor)."""
+    return run_model(net.model, net.normalize(p))
+
+
 # --------------------------------------------------------------------------------------------
 # One gradient, the attacks built on it
 # --------------------------------------------------------------------------------------------
 
-def _labels(net: nn.Module, p: torch.Tensor, label: Label) -> torch.Tensor:
-    """The class per image as a long tensor [N]: ``label`` as given (an int for all images or one
-    per image), or -- for ``None`` -- what the model predicts for ``p`` (one extra forward pass)."""
+def _labels(net: nn.Module, p: torch.Tensor, label: Label, name: str = "label") -> torch.Tensor:
+    """The class per image as a long tensor [N]: ``label`` as given (an int or class name for all
+    images, or one per image), or -- for ``None`` -- what the model predicts for ``p`` (one extra
+    forward pass). Floats are refused, not truncated."""
     if label is None:
         with torch.no_grad():
-            return net(p).argmax(dim=1)
+            return _logits(net, p).argmax(dim=1)
     if isinstance(label, bool) or callable(label):
-        raise TypeError("a label / target is a class index: an int, or a list of ints (one per image)")
-    idx = torch.as_tensor(label).reshape(-1).long()
+        raise TypeError(f"{name} is a class index: an int, a class name, or a list of those (one per image)")
+    label = _targets.resolve(label, net.model)
+    try:
+        idx = _targets._as_indices(label)
+    except TypeError as err:
+        raise TypeError(f"{name}: {err}".replace("target must", f"{name} must", 1)) from None
     if idx.numel() == 1:
         idx = idx.expand(p.shape[0])
     if idx.numel() != p.shape[0]:
@@ -166,22 +214,28 @@ def _check_range(classes: torch.Tensor, logits: torch.Tensor) -> None:
 
 def loss_gradient(net: nn.Module, p: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
     """``dL/dp`` with ``L = sum_n CE(f(p_n), classes_n)``: each row is one image's own gradient."""
-    p = p.detach().requires_grad_(True)
-    logits = net(p)
-    _check_range(classes, logits)
-    loss = F.cross_entropy(logits, classes, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, p)
+    with _gradients_on():
+        p = p.detach().requires_grad_(True)
+        logits = _logits(net, p) if isinstance(net, Normalized) else run_model(net, p)
+        _check_range(classes, logits)
+        loss = F.cross_entropy(logits, classes, reduction="sum")
+        (grad,) = torch.autograd.grad(loss, p)
     return grad
 
 
-def _prepare(model: nn.Module, p: torch.Tensor, label: Label, target: Label, eps: float, name: str):
-    _check_pixels(p)
-    if not eps > 0:
-        raise ValueError(f"{name}: eps is the budget in pixel units (e.g. 2/255) and must be > 0, got {eps}")
+def _prepare(model: nn.Module, p: torch.Tensor, label: Label, target: Label, eps: float, name: str,
+             norm: str = "linf"):
+    """Check the arguments every attack shares; return ``(net, p, eps)``: the pixel model, the pixels
+    to use and the budget as a float (L-inf: ``0 < eps <= 1``; L2: any finite ``eps > 0``)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module as the model, got {type(model).__name__}"
+                        + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+    p = _check_pixels(p, model)
+    eps = _budget(eps, name, "eps", upper=1.0 if norm == "linf" else math.inf)
     if label is not None and target is not None:
         raise ValueError(f"{name}: pass label= (move away from this class) or target= (move towards this class), "
                          "not both")
-    return pixel_model(model)
+    return pixel_model(model), p, eps
 
 
 def fgsm(model: nn.Module, p: torch.Tensor, label: Label = None, eps: float = 2 / 255, *,
@@ -192,8 +246,8 @@ def fgsm(model: nn.Module, p: torch.Tensor, label: Label = None, eps: float = 2 
     model's prediction on ``p``); or ``target`` the class to move towards (then
     ``p - eps * sign(d CE(f(p), target)/dp)``). Returns new pixels, ``p`` is left untouched.
     """
-    net = _prepare(model, p, label, target, eps, "fgsm")
-    with eval_mode(model):
+    net, p, eps = _prepare(model, p, label, target, eps, "fgsm")
+    with eval_mode(model), _gradients_on():
         direction, classes = _direction(net, p, label, target)
         grad = loss_gradient(net, p, classes)
         return (p.detach() + direction * eps * grad.sign()).clamp(0, 1).detach()
@@ -202,8 +256,8 @@ def fgsm(model: nn.Module, p: torch.Tensor, label: Label = None, eps: float = 2 
 def _direction(net: nn.Module, p: torch.Tensor, label: Label, target: Label) -> tuple[float, torch.Tensor]:
     """+1 and the label (ascend its loss), or -1 and the target (descend the target's loss)."""
     if target is not None:
-        return -1.0, _labels(net, p, target)
-    return 1.0, _labels(net, p, label)
+        return -1.0, _labels(net, p, target, "target")
+    return 1.0, _labels(net, p, label, "label")
 
 
 def _per_image_norm(t: torch.Tensor) -> torch.Tensor:
@@ -249,16 +303,16 @@ def pgd(model: nn.Module, p: torch.Tensor, label: Label = None, eps: float = 2 /
     ball from anywhere inside it). ``random_start=True`` starts at a random point of the ball drawn
     from ``generator`` (default: a new one seeded with 0). ``label`` / ``target`` as in ``fgsm``.
     """
-    net = _prepare(model, p, label, target, eps, "pgd")
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, not {norm!r}")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    step = 2.5 * eps / steps if step is None else step
-    if not step > 0:
-        raise ValueError(f"step must be > 0, got {step}")
+    net, p, eps = _prepare(model, p, label, target, eps, "pgd", norm)
+    steps = check_count("steps", steps)
+    step = 2.5 * eps / steps if step is None else _budget(step, "pgd", "step", upper=math.inf)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"pgd: generator must be a torch.Generator (or None for a seed-0 one), got "
+                        f"{type(generator).__name__}")
     p = p.detach()
-    with eval_mode(model):
+    with eval_mode(model), _gradients_on():
         direction, classes = _direction(net, p, label, target)
         adv = p.clone()
         if random_start:
@@ -291,17 +345,18 @@ def fooling_image(model: nn.Module, p: torch.Tensor, target: Label, *, lr: float
     until ``target`` is the top-1 class (each image stops on its own) or ``max_steps`` have run.
     ``lr`` is the L2 length of each step in pixel units.
     """
-    _check_pixels(p)
-    if max_steps < 0 or not lr > 0:
-        raise ValueError(f"need lr > 0 and max_steps >= 0, got lr={lr}, max_steps={max_steps}")
-    net = pixel_model(model)
+    net, p, _ = _prepare(model, p, None, None, 1.0, "fooling_image")
+    if target is None:
+        raise ValueError("fooling_image: give the target class (an int or a class name) to make the image into")
+    lr = _budget(lr, "fooling_image", "lr", upper=math.inf)
+    max_steps = check_count("max_steps", max_steps, 0)
     adv = p.detach().clone()
     steps = torch.full((p.shape[0],), -1, dtype=torch.long, device=p.device)
-    with eval_mode(model):
-        classes = _labels(net, adv, target)
+    with eval_mode(model), _gradients_on():
+        classes = _labels(net, adv, target, "target")
         for t in range(max_steps + 1):
             leaf = adv.detach().requires_grad_(True)
-            logits = net(leaf)
+            logits = _logits(net, leaf)
             _check_range(classes, logits)
             done = logits.detach().argmax(dim=1) == classes
             steps = torch.where(done & (steps < 0), torch.full_like(steps, t), steps)

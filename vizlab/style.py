@@ -24,13 +24,14 @@ softmax smooths them. A randomly initialised VGG stylises almost as well as a tr
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Sequence, Union
 
 import torch
 from torch import nn
 
 from . import models as _models
-from .hooks import eval_mode, preserve_state
+from .hooks import check_count, check_input, eval_mode, forward_hooks, preserve_state, run_model
 from .optvis import param as P
 from .optvis.objectives import Objective
 from .optvis.render import forward_objective, render
@@ -63,6 +64,9 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     """``G[n] = F_n F_n^T`` for features ``N x C x H x W`` (``F_n``: the ``C x HW`` matrix of image n),
     divided by ``C H W`` if ``normalize``. ``G[n]_kl = sum_p F_kp F_lp`` sums over positions ``p``,
     so shuffling the positions leaves it unchanged: it keeps which channels fire together, not where."""
+    if not isinstance(features, torch.Tensor) or features.ndim != 4:
+        got = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
+        raise ValueError(f"gram_matrix takes features N x C x H x W (a convolutional layer's output), got {got}")
     n, c, h, w = features.shape
     f = features.reshape(n, c, h * w)
     gram = f @ f.transpose(1, 2)
@@ -108,9 +112,12 @@ def softmax_activations(features: torch.Tensor) -> torch.Tensor:
 def activation_entropy(features: torch.Tensor) -> torch.Tensor:
     """Normalised entropy of each image's activations, in [0, 1]: with ``p_m = |F_m| / sum |F_m'|``
     over the ``M = C H W`` entries, ``H = -sum_m p_m log p_m / log M``. 1: all entries equal; near 0:
-    a few entries carry everything (the "peaky" activations of residual networks, Wang et al. 2021)."""
+    a few entries carry everything (the "peaky" activations of residual networks, Wang et al. 2021).
+    A single entry (``M = 1``) carries everything: its entropy is 0."""
     n = features.shape[0]
     a = features.detach().reshape(n, -1).abs().double()
+    if a.shape[1] == 1:  # log M = 0: nothing to spread over
+        return torch.zeros(n, dtype=features.dtype, device=features.device)
     p = a / a.sum(dim=1, keepdim=True).clamp_min(1e-30)
     h = -(p * torch.log(p.clamp_min(1e-300))).sum(dim=1)
     return (h / math.log(p.shape[1])).to(features.dtype)
@@ -177,21 +184,55 @@ def to_model_input(pixels: torch.Tensor, model: nn.Module) -> torch.Tensor:
     return (pixels - mean) / std
 
 
-def features(model: nn.Module, pixels: torch.Tensor, layers: Sequence[str],
+class _Stop(Exception):
+    """Raised by the last hook once every layer asked for is computed: the rest of the model never runs."""
+
+
+def _layer_names(layers, what: str = "layers", allow_empty: bool = True) -> list:
+    """``layers`` as a list of names: one string is one layer (as ``hooks.layer_list``)."""
+    names = [layers] if isinstance(layers, str) else layers
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"{what} must be a layer name such as 'layer1' or a list of names "
+                        f"(vizlab.layers(model) lists them), got {layers!r}")
+    if not names and not allow_empty:
+        raise ValueError(f"{what} is empty; pass at least one layer name (vizlab.layers(model) lists them)")
+    return list(names)
+
+
+def features(model: nn.Module, pixels: torch.Tensor, layers: Union[str, Sequence[str]],
              activation_transform: Optional[str] = None) -> list:
     """The outputs of ``layers`` for the image ``pixels`` (in [0, 1]), in the order given, with the
     graph kept (differentiable w.r.t. ``pixels``), each passed through ``activation_transform``.
-    The forward pass is optvis's: hooks on those layers only, stopped once they are computed (the
+    As in optvis: hooks on those layers only, the pass stopped once they are computed (the
     classifier head never runs). The model runs in eval mode for the call."""
     transform = _transform(activation_transform)
+    names = _layer_names(layers)
+    pixels = check_input(pixels, model)
+    if pixels.shape[1] != 3:
+        raise ValueError(f"pixels must be RGB images N x 3 x H x W in [0, 1], got {tuple(pixels.shape)}")
     got: dict = {}
 
-    def grab(acts):
-        got.update(acts)
-        return pixels.new_zeros(pixels.shape[0])
-    with eval_mode(model):
-        forward_objective(model, Objective(grab, "features", layers=list(layers)), pixels, _identity, None)
-    return [transform(got[n]) for n in layers]
+    def record(name):
+        def hook(module, inputs, output):
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(f"layer {name!r} returns {type(output).__name__}, not a tensor; "
+                                "pick a layer whose output is a single tensor")
+            got[name] = output
+            if all(n in got for n in names):
+                raise _Stop
+            return output.clone()  # a later in-place op (ResNet's ReLU) must not change what we stored
+        return hook
+    with eval_mode(model), forward_hooks((_models.find_layer(model, n), record(n)) for n in dict.fromkeys(names)):
+        try:
+            if names:
+                run_model(model, to_model_input(pixels, model))
+        except _Stop:
+            pass
+    missing = [n for n in dict.fromkeys(names) if n not in got]
+    if missing:
+        raise ValueError(f"layer(s) {missing} were not called in the forward pass; "
+                         "pick layers that the model's forward actually uses")
+    return [transform(got[n]) for n in names]
 
 
 def _identity(x, generator):
@@ -232,7 +273,7 @@ def style_objective(content_target: Optional[torch.Tensor], style_targets: Seque
     return Objective(fn, "style transfer", layers=layers)
 
 
-def _image_param(content: torch.Tensor, init: str, generator: Optional[torch.Generator]):
+def _image_param(content: torch.Tensor, init: str, generator: torch.Generator):
     if init == "content":
         return P.pixels(content.shape[-2], init=content, valid="clip")
     if init == "noise":
@@ -269,34 +310,47 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
     lists ``"loss", "content", "style", "tv"`` (the losses before each step's update).
     The model is left exactly as found (flags, ``requires_grad``, weights, no ``.grad``, no hooks).
     """
-    _check_pixels(content, "content")
-    _check_pixels(style, "style")
+    content = _check_pixels(content, "content", model)
+    style = _check_pixels(style, "style", model)
     _transform(activation_transform)
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
+    if init not in ("content", "noise"):
+        raise ValueError(f"init must be 'content' or 'noise', got {init!r}")
+    steps = check_count("steps", steps)
+    lr = None if lr is None else _positive(lr, "lr")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator (or None for a seed-0 one), got {type(generator).__name__}")
     if content_layer is None and style_layers is None:
         content_layer, style_layers = default_layers(model)
-    style_layers = list(style_layers or [])
-    if isinstance(style_weights, (int, float)):
+    if content_layer is not None and not isinstance(content_layer, str):
+        raise TypeError(f"content_layer must be one layer name such as 'layer3' (or None), got {content_layer!r}")
+    style_layers = _layer_names([] if style_layers is None else style_layers, "style_layers")
+    if isinstance(style_weights, numbers.Real) and not isinstance(style_weights, bool):
         style_weights = [float(style_weights)] * len(style_layers)
-    style_weights = list(style_weights)
+    style_weights = [_finite(w, "style_weights") for w in style_weights]
     if len(style_weights) != len(style_layers):
         raise ValueError(f"{len(style_layers)} style layers but {len(style_weights)} style weights")
+    tv_weight, content_weight = _finite(tv_weight, "tv_weight"), _finite(content_weight, "content_weight")
     if content_layer is None and not style_layers:
         raise ValueError("give a content_layer, style_layers or both")
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
     history: dict = {"loss": [], "content": [], "style": [], "tv": []}
     record: dict = {}
-    with preserve_state(model), eval_mode(model):
+    # gradients for the pixels whatever the caller's mode (torch.no_grad(), torch.inference_mode())
+    with preserve_state(model), eval_mode(model), torch.inference_mode(False), torch.enable_grad():
         for p in model.parameters():
             p.requires_grad_(False)  # gradients for the pixels only: cheaper, and no parameter .grad
         with torch.no_grad():  # the targets, once
-            style_targets = [gram_matrix(f) for f in features(model, style, style_layers, activation_transform)]
+            style_targets = _grams(model, style, style_layers, activation_transform)
             content_target = (features(model, content, [content_layer], activation_transform)[0]
                               if content_layer is not None else None)
         if relative:
-            style_weights = [w / float((a ** 2).sum().clamp_min(1e-30)) for w, a in zip(style_weights, style_targets)]
+            style_weights = [w / _energy(a, f"the style image's Gram matrix at style layer {n!r}")
+                             for w, a, n in zip(style_weights, style_targets, style_layers)]
             if content_target is not None:
-                content_weight = content_weight / float((content_target ** 2).sum().clamp_min(1e-30))
+                content_weight = content_weight / _energy(content_target,
+                                                          f"the content photo's features at layer {content_layer!r}")
         objective = style_objective(content_target, style_targets, content_layer, style_layers, content_weight,
                                     style_weights, tv_weight, activation_transform, record)
         image = _image_param(content, init, generator)
@@ -310,6 +364,40 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
         else:
             out = _lbfgs(model, objective, image, steps, lr or 1.0, progress, log)
     return out.clamp(0, 1), history
+
+
+def _grams(model: nn.Module, pixels: torch.Tensor, layers: list, activation_transform: Optional[str]) -> list:
+    """The Gram matrix of each style layer's features; a layer without spatial features is refused."""
+    feats = features(model, pixels, layers, activation_transform)
+    for name, f in zip(layers, feats):
+        if f.ndim != 4:
+            raise ValueError(f"style layer {name!r} outputs {tuple(f.shape)}, not features N x C x H x W; a Gram "
+                             "matrix needs a convolutional layer (pick one from vizlab.layers(model))")
+    return [gram_matrix(f) for f in feats]
+
+
+def _energy(t: torch.Tensor, what: str, why: str = "relative=True cannot scale its weight",
+            fix: str = "or pass relative=False") -> float:
+    """``sum t^2``, the divisor of a relative weight; all-zero targets are refused (dividing by ~0 would
+    make that term ~1e29 times too heavy)."""
+    e = float((t ** 2).sum())
+    if not e > 1e-30:
+        raise ValueError(f"{what} is all zero (every feature there is 0 for this image), so {why}; "
+                         f"pick another layer or image{', ' + fix if fix else ''}")
+    return e
+
+
+def _finite(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number (or one per style layer for style_weights), got {value!r}")
+    return float(value)
+
+
+def _positive(value, name: str) -> float:
+    value = _finite(value, name)
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0 (the optimiser's step size), got {value}")
+    return value
 
 
 def _lbfgs(model, objective, image, steps, lr, progress, log):
@@ -343,14 +431,23 @@ def _progress(it, enabled: bool, desc: str):
     return tqdm(it, desc=desc, leave=False)
 
 
-def _check_pixels(x: torch.Tensor, what: str) -> None:
+def _check_pixels(x: torch.Tensor, what: str, model: nn.Module) -> torch.Tensor:
+    """``x`` as one finite float image of pixels ``1 x 3 x H x W`` in [0, 1] that fits ``model``;
+    returns the tensor to use (a copy if it was made under ``torch.inference_mode()``)."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[:2] != (1, 3):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{what} must be one image as pixels 1 x 3 x H x W in [0, 1], got {shape}; "
                          "make one with vizlab.style.pixels(vizlab.sample_image(name), size)")
-    if not x.is_floating_point() or float(x.min()) < 0 or float(x.max()) > 1:
+    if not x.is_floating_point():
+        raise ValueError(f"{what} must hold float pixels in [0, 1], got {x.dtype}; use vizlab.style.pixels(image, size)")
+    try:
+        x = check_input(x, model)
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from None
+    if float(x.min()) < 0 or float(x.max()) > 1:
         raise ValueError(f"{what} must hold float pixels in [0, 1] (not a normalised model input); "
                          "use vizlab.style.pixels(image, size)")
+    return x
 
 
 def pixels(image, size: int) -> torch.Tensor:
@@ -366,15 +463,21 @@ def pixels(image, size: int) -> torch.Tensor:
 __all__.append("pixels")
 
 
-def style_distance(image: torch.Tensor, style: torch.Tensor, model: nn.Module, layers: Sequence[str]) -> float:
+def style_distance(image: torch.Tensor, style: torch.Tensor, model: nn.Module,
+                   layers: Union[str, Sequence[str]]) -> float:
     """A judge of stylisation: the mean over ``layers`` of ``||G(image) - G(style)||_F / ||G(style)||_F``
-    (Gram matrices of ``model``'s features, pixels in [0, 1]). Use a network or layers the optimiser
-    did not see, so that the judge cannot be gamed by the loss it judges."""
+    (Gram matrices of ``model``'s features; ``image`` and ``style`` one image each, pixels
+    ``1 x 3 x H x W`` in [0, 1], as for ``transfer``). Use a network or layers the optimiser did not
+    see, so that the judge cannot be gamed by the loss it judges."""
+    image = _check_pixels(image, "image", model)
+    style = _check_pixels(style, "style", model)
+    layers = _layer_names(layers, "layers", allow_empty=False)
     with eval_mode(model), torch.no_grad():
-        fa = features(model, image, layers)
-        fb = features(model, style, layers)
-    ratios = [float((gram_matrix(a) - gram_matrix(b)).norm() / gram_matrix(b).norm().clamp_min(1e-30))
-              for a, b in zip(fa, fb)]
+        ga = _grams(model, image, layers, None)
+        gb = _grams(model, style, layers, None)
+    for name, b in zip(layers, gb):
+        _energy(b, f"the style image's Gram matrix at layer {name!r}", "the distance relative to it is undefined", "")
+    ratios = [float((a - b).norm() / b.norm().clamp_min(1e-30)) for a, b in zip(ga, gb)]
     return sum(ratios) / len(ratios)
 
 
