@@ -2,7 +2,7 @@
 
     .venv/bin/python data/make_leaderboard.py            # writes data/leaderboard.csv and data/leaderboard.md
 
-For each annotated photo and each object of each two-object canvas (data/annotations.json) and each
+For each annotated photo and each object of each two-object canvas (vizlab/assets/annotations.json) and each
 method (plus two baselines: a random map and a centre Gaussian), with the annotated class as target:
 
 * deletion AUC (black substrate) and insertion AUC (blurred substrate), ``--step`` of the pixels per step;

@@ -17,8 +17,39 @@ from ._base import Explorer, image_widget, update_image
 
 __all__ = ["EvaluationExplorer"]
 
+ITEM_KEYS = ("name", "x", "target", "label", "boxes")
+
 METRICS = ("deletion", "insertion", "pointing game", "energy pointing game")
 DEFAULT_METHODS = ("saliency", "guided_backprop", "grad_cam", "layer_cam", "random", "centre")
+
+
+def _check_items(model: nn.Module, items) -> dict:
+    """The items by name, each checked now (input, class, boxes) so that a bad one fails at
+    construction with its name, not later at a render."""
+    if isinstance(items, dict) or not isinstance(items, (list, tuple)):
+        raise TypeError(f"items is a list of dicts {ITEM_KEYS} (vizlab.evaluate.annotated_inputs(model) makes "
+                        f"them), got {type(items).__name__}")
+    if not items:
+        raise ValueError("items is empty; pass at least one {'name', 'x', 'target', 'label', 'boxes'} "
+                         "(vizlab.evaluate.annotated_inputs(model) makes them)")
+    out = {}
+    for k, it in enumerate(items):
+        missing = [key for key in ITEM_KEYS if not isinstance(it, dict) or key not in it]
+        if missing:
+            raise ValueError(f"item {k} lacks {missing}; an item is a dict with keys {ITEM_KEYS}")
+        name = it["name"]
+        if name in out:
+            raise ValueError(f"two items are called {name!r}; names pick the photo in the dropdown, make them unique")
+        x = ev.check_input(it["x"], model)
+        if x.shape[0] != 1:
+            raise ValueError(f"item {name!r}: x must be one image [1, C, H, W], got {tuple(x.shape)}")
+        try:
+            ev._masks(it["boxes"], 1, tuple(x.shape[-2:]), 0, x.device)
+            ev._targets.resolve(it["target"], model)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"item {name!r}: {err}") from None
+        out[name] = it
+    return out
 
 
 class EvaluationExplorer(Explorer):
@@ -32,21 +63,32 @@ class EvaluationExplorer(Explorer):
     def __init__(self, model: nn.Module, items: Optional[Sequence[dict]] = None,
                  methods: Sequence[str] = DEFAULT_METHODS, step: float = 0.05, width: int = 560):
         self.model = model
+        methods = [methods] if isinstance(methods, str) else list(methods)
+        if not methods:
+            raise ValueError(f"methods is empty; pass at least one name, e.g. {list(DEFAULT_METHODS[:3])}")
         for m in methods:
             ev.get_method(m)                       # a clear error for an unknown name
-        self.methods = list(methods)
-        self.items = {it["name"]: it for it in (items if items is not None else ev.annotated_inputs(model))}
+        self.methods = methods
+        self.items = _check_items(model, items if items is not None else ev.annotated_inputs(model))
+        ev._step_pixels(step, 224 * 224)           # a bad step fails here, not at the first render
         self.step, self.width = step, width
         self._results: dict[tuple, dict] = {}
         self._pictures: dict[tuple, np.ndarray] = {}
         self._controls = None
 
     # -- compute (once per item and method) -----------------------------------------------------
+    def _item(self, item: str) -> dict:
+        if item not in self.items:
+            raise ValueError(f"unknown photo {item!r}; the explorer has: {', '.join(self.items)}")
+        return self.items[item]
+
     def results(self, item: str, method: str) -> dict:
         """The cached map, curves and scores of ``method`` on ``item``."""
         key = (item, method)
         if key not in self._results:
-            it = self.items[item]
+            it = self._item(item)
+            if method not in self.methods:
+                raise ValueError(f"unknown method {method!r}; the explorer has: {', '.join(self.methods)}")
             x, t = it["x"], [it["target"]]
             m = ev.explain(method, self.model, x, t, generator=torch.Generator().manual_seed(0))
             d = ev.deletion(m, self.model, x, t, step=self.step)[0]
@@ -71,7 +113,7 @@ class EvaluationExplorer(Explorer):
     def _draw(self, item: str, method: str, metric: str) -> np.ndarray:
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
-        it, r = self.items[item], self.results(item, method)
+        it, r = self._item(item), self.results(item, method)
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 3.2), dpi=80)
         photo = data.deprocess(it["x"], self.model)
         a1.imshow(plot.blend(photo, plot.normalize(r["map"]), 0.5))
