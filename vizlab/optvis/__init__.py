@@ -37,6 +37,7 @@ A minimal run::
                                param=optvis.param.fft(96, generator=g), steps=64, generator=g)
 """
 from . import objectives, param, transforms
-from .render import NormalizedAscent, invert, make_optimizer, render, score
+from .render import NormalizedAscent, ZeroGradientWarning, invert, make_optimizer, render, score
 
-__all__ = ["objectives", "param", "transforms", "render", "invert", "score", "make_optimizer", "NormalizedAscent"]
+__all__ = ["objectives", "param", "transforms", "render", "invert", "score", "make_optimizer", "NormalizedAscent",
+           "ZeroGradientWarning"]

@@ -26,12 +26,55 @@ images renders N channels in one pass, ``channels(layer, [c0, c1, ...])``.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional, Sequence
+import contextlib
+import contextvars
+import math
+import numbers
+import operator
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 
 Acts = dict
+
+# The model being rendered, set by ``render``/``score`` while an objective runs, so that
+# ``class_logit("tabby")`` can look the name up (``vizlab.targets.resolve``). A context variable:
+# each thread sees only its own call's model.
+_MODEL: contextvars.ContextVar = contextvars.ContextVar("vizlab_optvis_model", default=None)
+
+
+@contextlib.contextmanager
+def model_context(model):
+    """While the block runs, objectives that need the model (a class given by name) see ``model``."""
+    token = _MODEL.set(model)
+    try:
+        yield
+    finally:
+        _MODEL.reset(token)
+
+
+def _whole(name: str, value, minimum: Optional[int] = 0) -> int:
+    """``value`` as an int (an int or numpy integer, not a bool or float) that is >= ``minimum``."""
+    try:
+        if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
+            raise TypeError
+        value = operator.index(value)  # an int, numpy integer or one-element integer tensor
+    except TypeError:
+        raise TypeError(f"{name} must be a whole number such as 3, got {type(value).__name__} {value!r}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _weight(value, what: str) -> float:
+    """A finite real number to scale or shift an objective by."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"an objective can be {what} a number only (to weight it), got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"an objective cannot be {what} {value}: the scores, and so the image, would be NaN "
+                         "or infinite; use a finite weight such as 0.1")
+    return value
 
 
 class Objective:
@@ -50,7 +93,8 @@ class Objective:
 
     # -- arithmetic ------------------------------------------------------------------------
     def __add__(self, other):
-        if isinstance(other, (int, float)):
+        if isinstance(other, numbers.Real) and not isinstance(other, bool):
+            other = _weight(other, "shifted by")
             if other == 0:
                 return self
             return Objective(lambda a: self(a) + other, f"{self.name} + {other:g}", self.layers)
@@ -63,20 +107,22 @@ class Objective:
         return Objective(lambda a: -self(a), f"-{_wrap(self.name)}", self.layers)
 
     def __sub__(self, other):
-        other = as_objective(other) if not isinstance(other, (int, float)) else other
-        if isinstance(other, (int, float)):
-            return self + (-other)
+        if isinstance(other, numbers.Real) and not isinstance(other, bool):
+            return self + (-_weight(other, "shifted by"))
+        other = as_objective(other)
         return Objective(lambda a: self(a) - other(a), f"{self.name} - {_wrap(other.name)}",
                          self.layers + other.layers)
 
     def __mul__(self, k):
-        if not isinstance(k, (int, float)):
-            raise TypeError("an objective can be multiplied by a number only (to weight it)")
+        k = _weight(k, "multiplied by")
         return Objective(lambda a: k * self(a), f"{k:g} * {_wrap(self.name)}", self.layers)
 
     __rmul__ = __mul__
 
     def __truediv__(self, k):
+        if _weight(k, "divided by") == 0:
+            raise ValueError("an objective cannot be divided by 0; to switch a term off, leave it out "
+                             "(or multiply it by 0)")
         return self * (1.0 / k)
 
 
@@ -98,6 +144,19 @@ def _layer(acts: Acts, layer: str) -> torch.Tensor:
     return acts[layer]
 
 
+def _spatial(A: torch.Tensor, layer: str, what: str) -> None:
+    if A.ndim != 4:
+        raise ValueError(f"{what} needs a layer with a spatial output [N, C, H, W]; {layer} gives "
+                         f"{list(A.shape)}. Use channel({layer!r}, c) for a layer without positions")
+
+
+def _check_layer_name(layer) -> str:
+    if not isinstance(layer, str):
+        raise TypeError(f"a layer is named by a string such as 'blocks.5', got {type(layer).__name__} {layer!r}; "
+                        "vizlab.layers(model) lists the names")
+    return layer
+
+
 def _only(scores: torch.Tensor, batch: Optional[int]) -> torch.Tensor:
     """Keep image ``batch``'s score, zero for the others (``batch=None``: keep all)."""
     if batch is None:
@@ -109,12 +168,20 @@ def _only(scores: torch.Tensor, batch: Optional[int]) -> torch.Tensor:
     return scores * mask
 
 
+def _batch(batch):
+    return None if batch is None else _whole("batch (the image an objective is restricted to)", batch, None)
+
+
 def _tag(batch: Optional[int]) -> str:
     return "" if batch is None else f", batch={batch}"
 
 
 def channel(layer: str, c: int, batch: Optional[int] = None) -> Objective:
     """Mean activation of channel ``c``: ``mean_{y,x} A[n, c, y, x]``."""
+    _check_layer_name(layer)
+    c = _whole("channel", c)
+    batch = _batch(batch)
+
     def fn(acts):
         A = _layer(acts, layer)
         _check_channel(A, c, layer)
@@ -130,17 +197,30 @@ def _check_channel(A: torch.Tensor, c: int, layer: str) -> None:
 def neuron(layer: str, c: int, y: Optional[int] = None, x: Optional[int] = None,
            batch: Optional[int] = None) -> Objective:
     """One unit: ``A[n, c, y, x]`` (default the centre position ``H // 2, W // 2``)."""
+    _check_layer_name(layer)
+    c = _whole("channel", c)
+    y = None if y is None else _whole("y", y)
+    x = None if x is None else _whole("x", x)
+    batch = _batch(batch)
+
     def fn(acts):
         A = _layer(acts, layer)
+        _spatial(A, layer, "neuron")
         _check_channel(A, c, layer)
         h, w = A.shape[-2:]
-        return _only(A[:, c, h // 2 if y is None else y, w // 2 if x is None else x], batch)
+        yy, xx = h // 2 if y is None else y, w // 2 if x is None else x
+        if yy >= h or xx >= w:
+            raise ValueError(f"neuron position y={yy}, x={xx} is outside the {h} x {w} map of {layer} "
+                             f"(rows 0..{h - 1}, columns 0..{w - 1}); a larger image gives a larger map")
+        return _only(A[:, c, yy, xx], batch)
     where = "centre" if y is None and x is None else f"y={y}, x={x}"
     return Objective(fn, f"neuron({layer}, {c}, {where}{_tag(batch)})", [layer])
 
 
 def layer_l2(layer: str, batch: Optional[int] = None) -> Objective:
     """DeepDream: ``mean A[n]^2`` over channels and positions (amplify whatever the layer sees)."""
+    _check_layer_name(layer)
+    batch = _batch(batch)
     return Objective(lambda acts: _only(_layer(acts, layer).pow(2).flatten(1).mean(1), batch),
                      f"deepdream({layer}{_tag(batch)})", [layer])
 
@@ -148,24 +228,56 @@ def layer_l2(layer: str, batch: Optional[int] = None) -> Objective:
 deepdream = layer_l2
 
 
-def class_logit(k: int, batch: Optional[int] = None) -> Objective:
-    """The pre-softmax score ``z_k`` of class ``k``."""
+def class_logit(k: Union[int, str], batch: Optional[int] = None) -> Objective:
+    """The pre-softmax score ``z_k`` of class ``k`` (an index, or a class name such as ``"tabby"``,
+    looked up in the rendered model's class names by ``render``/``score``)."""
+    if not isinstance(k, str):
+        k = _whole("class_logit's class", k)
+    batch = _batch(batch)
+
     def fn(acts):
         z = acts["logits"]
-        if not 0 <= k < z.shape[1]:
-            raise IndexError(f"the model has {z.shape[1]} classes; got class {k}")
-        return _only(z[:, k], batch)
+        if not isinstance(z, torch.Tensor) or z.ndim != 2:
+            got = list(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"class_logit needs logits [N, classes] from the model, got {got}")
+        index = k
+        if isinstance(k, str):
+            model = _MODEL.get()
+            if model is None:
+                raise ValueError(f"class_logit({k!r}) names a class: it is looked up in the model's class names "
+                                 "when render/score run it; called directly, pass the index "
+                                 f"vizlab.class_index(model, {k!r})")
+            from .. import targets as _targets
+            index = _targets.resolve(k, model)
+        if not 0 <= index < z.shape[1]:
+            raise IndexError(f"the model has {z.shape[1]} classes; got class {index}")
+        return _only(z[:, index], batch)
     return Objective(fn, f"class_logit({k}{_tag(batch)})", ["logits"])
 
 
 def direction(layer: str, vector: torch.Tensor, batch: Optional[int] = None) -> Objective:
-    """Mean over positions of ``cos(A[n, :, y, x], v)`` (Lucent's ``direction``)."""
+    """Mean over positions of ``cos(A[n, :, y, x], v)`` (Lucent's ``direction``); on a layer without
+    positions (``[N, C]``, e.g. a linear layer) the cosine of ``A[n]`` and ``v``."""
+    _check_layer_name(layer)
+    batch = _batch(batch)
+    if not isinstance(vector, torch.Tensor):
+        raise TypeError(f"direction needs a tensor of one value per channel, got {type(vector).__name__}")
+    if vector.ndim != 1 or vector.numel() == 0 or not vector.is_floating_point():
+        raise ValueError(f"direction needs a 1-D float tensor of one value per channel, got {vector.dtype} "
+                         f"{list(vector.shape)}")
+    if not torch.isfinite(vector).all() or not vector.abs().sum() > 0:
+        raise ValueError("the direction vector holds NaN/inf or is all zero: a cosine with it is undefined; "
+                         "pass a finite, non-zero vector")
+
     def fn(acts):
         A = _layer(acts, layer)
+        if A.ndim < 2:
+            raise ValueError(f"direction needs a layer output [N, C, ...]; {layer} gives {list(A.shape)}")
         v = vector.to(A.device, A.dtype).reshape(1, -1, *([1] * (A.ndim - 2)))
         if v.shape[1] != A.shape[1]:
             raise ValueError(f"{layer} has {A.shape[1]} channels, the direction {v.shape[1]} entries")
-        return _only(F.cosine_similarity(A, v, dim=1).flatten(1).mean(1), batch)
+        cos = F.cosine_similarity(A, v, dim=1)
+        return _only(cos if cos.ndim == 1 else cos.flatten(1).mean(1), batch)
     return Objective(fn, f"direction({layer}{_tag(batch)})", [layer])
 
 
@@ -192,19 +304,46 @@ def l2(layer: str = "image", batch: Optional[int] = None) -> Objective:
                      [] if layer == "image" else [layer])
 
 
+TV_EPS = 1e-8
+
+
+def _power(d: torch.Tensor, beta: float) -> torch.Tensor:
+    """``|d|^beta``; for ``beta < 1`` smoothed at 0 as ``(d^2 + eps)^(beta/2) - eps^(beta/2)``."""
+    if beta >= 1:
+        return d.abs().pow(beta)
+    return (d * d + TV_EPS).pow(beta / 2) - TV_EPS ** (beta / 2)
+
+
 def total_variation(layer: str = "image", beta: float = 1.0) -> Objective:
     """``mean |x[y+1, x] - x[y, x]|^beta + mean |x[y, x+1] - x[y, x]|^beta``: how rough an image is
-    (Mahendran & Vedaldi 2015); subtract it as a prior."""
+    (Mahendran & Vedaldi 2015); subtract it as a prior.
+
+    For ``beta < 1`` the slope of ``|d|^beta`` is infinite at ``d = 0`` (a flat patch would give a
+    NaN gradient, 0 * inf), so there ``|d|^beta`` is replaced, as Mahendran & Vedaldi do, by the
+    smooth ``(d^2 + eps)^(beta/2) - eps^(beta/2)`` with ``eps = TV_EPS = 1e-8``: zero for a flat
+    image, the same value within ``eps^(beta/2)`` elsewhere, a finite gradient everywhere.
+    ``beta >= 1`` is computed exactly."""
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta <= 0:
+        raise ValueError(f"total_variation needs beta > 0 (1 = absolute differences, 2 = squared), got {beta}")
+
     def fn(acts):
         x = acts[layer]
-        dy = (x[..., 1:, :] - x[..., :-1, :]).abs().pow(beta).flatten(1).mean(1)
-        dx = (x[..., :, 1:] - x[..., :, :-1]).abs().pow(beta).flatten(1).mean(1)
+        dy = _power(x[..., 1:, :] - x[..., :-1, :], beta).flatten(1).mean(1)
+        dx = _power(x[..., :, 1:] - x[..., :, :-1], beta).flatten(1).mean(1)
         return dy + dx
     return Objective(fn, f"tv({layer})", [] if layer == "image" else [layer])
 
 
 def channels(layer: str, cs: Sequence[int]) -> Objective:
     """Image ``i`` of the batch maximises channel ``cs[i]``: one pass renders ``len(cs)`` channels."""
+    if isinstance(cs, torch.Tensor):
+        cs = cs.tolist() if cs.ndim == 1 else cs
+    if isinstance(cs, (str, torch.Tensor)) or not isinstance(cs, Iterable):
+        raise TypeError(f"channels needs a list of channel numbers such as [0, 1, 2], got {type(cs).__name__}")
+    cs = list(cs)
+    if not cs:
+        raise ValueError("channels needs at least one channel number, e.g. channels(layer, [0, 1, 2]) "
+                         "(image i of the batch then shows channel i)")
     parts = [channel(layer, c, batch=i) for i, c in enumerate(cs)]
     return Objective(lambda acts: sum(p(acts) for p in parts), f"channels({layer}, {list(cs)})", [layer])
 

@@ -20,13 +20,19 @@ choices stack (Olah et al., "Feature Visualization", Distill 2017; Lucid/Lucent)
    (projected gradient ascent, pixels only); ``valid=None``: no constraint (the naive recipe;
    clip only when showing it).
 
-Randomness (the initial noise) comes only from the ``torch.Generator`` passed in.
+Randomness (the initial noise) comes only from the ``torch.Generator`` passed in;
+``generator=None`` means a fresh ``torch.Generator().manual_seed(0)``, so the same call gives the
+same start and the global torch RNG is never drawn from.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Optional
 
 import torch
+
+from ..hooks import check_count, check_input
 
 # Lucid's square root of the ImageNet colour covariance (rows: R, G, B).
 COLOR_CORRELATION = torch.tensor([[0.26, 0.09, 0.02],
@@ -64,11 +70,53 @@ class ImageParam:
         return f"ImageParam({self.name}, batch={n}, {h}x{w}, valid={self.valid!r})"
 
 
-def _check(size: int, batch: int, valid) -> None:
+def _check(size: int, batch: int, valid, width: Optional[int] = None) -> None:
     if valid not in _VALID:
         raise ValueError(f"valid must be 'sigmoid', 'clip' or None, got {valid!r}")
-    if int(size) < 2 or int(batch) < 1:
-        raise ValueError(f"need size >= 2 and batch >= 1, got size={size}, batch={batch}")
+    check_count("size (the image's height in pixels)", size, 2)
+    if width is not None:
+        check_count("width (the image's width in pixels)", width, 2)
+    check_count("batch (how many images)", batch, 1)
+
+
+def _finite(name: str, value, minimum: Optional[float] = None) -> float:
+    """A finite real number (>= ``minimum``), e.g. the noise scale ``sd``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return float(value)
+
+
+def _generator(generator: Optional[torch.Generator]) -> torch.Generator:
+    """``generator``, or for None a fresh ``torch.Generator().manual_seed(0)`` (never the global RNG)."""
+    if generator is None:
+        return torch.Generator().manual_seed(0)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+                        f"got {type(generator).__name__}")
+    return generator
+
+
+def check_pixels(x: torch.Tensor, name: str = "images") -> torch.Tensor:
+    """``x`` must be a finite float batch ``N x 3 x H x W`` of pixels in [0, 1] (not a normalised
+    model input, not uint8); returns it (copied out of inference mode if needed)."""
+    if isinstance(x, torch.Tensor) and x.ndim == 4 and not x.is_floating_point():
+        raise ValueError(f"{name} must be float pixels in [0, 1], got {x.dtype}; convert 0..255 values "
+                         "with x.float() / 255")
+    try:
+        x = check_input(x)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    if x.shape[1] != 3:
+        raise ValueError(f"{name} must be RGB images N x 3 x H x W, got {tuple(x.shape)}"
+                         + ("; repeat a grey image with x.expand(-1, 3, -1, -1)" if x.shape[1] == 1 else ""))
+    if x.device.type != "meta":
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(f"{name} must be pixels in [0, 1]; these span [{lo:.3g}, {hi:.3g}] -- a normalised "
+                             "input from vizlab.preprocess? Undo it with x * std + mean (for Lite0: x * 0.5 + 0.5)")
+    return x
 
 
 def decorrelate_colors(z: torch.Tensor) -> torch.Tensor:
@@ -101,28 +149,34 @@ def pixels(size: int, width: Optional[int] = None, *, batch: int = 1, sd: float 
            device=None, dtype=torch.float32) -> ImageParam:
     """One parameter per pixel and colour.
 
-    Starts from ``sd * noise`` (a grey image after the sigmoid), or from ``init`` (an image
-    ``N x 3 x H x W`` in [0, 1], e.g. a photo for style transfer; ``size`` is then ignored).
+    Starts from ``sd * noise`` (a grey image after the sigmoid; the noise from ``generator``, None
+    meaning seed 0), or from ``init`` (an image ``N x 3 x H x W`` of float pixels in [0, 1], e.g. a
+    photo for style transfer; ``size`` is then ignored).
     """
     if init is not None:
-        if init.ndim != 4 or init.shape[1] != 3:
+        if isinstance(init, torch.Tensor) and (init.ndim != 4 or init.shape[1] != 3):
             raise ValueError(f"init must be an image batch N x 3 x H x W in [0, 1], got {tuple(init.shape)}")
+        init = check_pixels(init, "init")
         if decorrelate:
             raise ValueError("init= works with decorrelate=False (start from the pixels themselves)")
-        _check(init.shape[-1], init.shape[0], valid)
-        x = init.detach().to(dtype).clone()
-        t = torch.logit(x.clamp(1e-4, 1 - 1e-4)) if valid == "sigmoid" else x
-        t.requires_grad_(True)
+        _check(init.shape[-2], init.shape[0], valid, init.shape[-1])
+        with torch.inference_mode(False):  # a parameter must be able to take part in autograd
+            x = init.detach().to(dtype).clone()
+            t = torch.logit(x.clamp(1e-4, 1 - 1e-4)) if valid == "sigmoid" else x
+            t.requires_grad_(True)
         return ImageParam([t], lambda: _finish(t, False, valid), shape=tuple(t.shape), valid=valid,
                           name="pixels")
-    width = width or size
-    _check(size, batch, valid)
+    width = size if width is None else width
+    _check(size, batch, valid, width)
+    sd = _finite("sd (the starting noise's standard deviation)", sd, 0)
     if valid == "clip" and decorrelate:
         raise ValueError("valid='clip' projects the pixels themselves; use it with decorrelate=False")
-    t = torch.randn(batch, 3, size, width, generator=generator, dtype=dtype) * sd
-    if valid in ("clip", None):
-        t = t + 0.5  # start from mid grey (sigmoid(0) = 0.5 for the other case)
-    t = t.to(device).requires_grad_(True)
+    generator = _generator(generator)
+    with torch.inference_mode(False):  # a parameter must be able to take part in autograd
+        t = torch.randn(batch, 3, size, width, generator=generator, dtype=dtype) * sd
+        if valid in ("clip", None):
+            t = t + 0.5  # start from mid grey (sigmoid(0) = 0.5 for the other case)
+        t = t.to(device).requires_grad_(True)
     return ImageParam([t], lambda: _finish(t, decorrelate, valid), shape=tuple(t.shape), valid=valid,
                       name="pixels" + ("+decorrelate" if decorrelate else ""))
 
@@ -139,18 +193,25 @@ def fft(size: int, width: Optional[int] = None, *, batch: int = 1, sd: float = 0
         spectrum: Optional[torch.Tensor] = None, device=None) -> ImageParam:
     """The image as a 1/f-scaled Fourier spectrum (optionally in decorrelated colour).
 
-    ``spectrum`` (``[N, 3, H, W // 2 + 1, 2]``) sets the starting spectrum instead of ``sd * noise``.
+    ``spectrum`` (``[N, 3, H, W // 2 + 1, 2]``) sets the starting spectrum instead of ``sd * noise``
+    (the noise from ``generator``, None meaning seed 0).
     """
-    width = width or size
-    _check(size, batch, valid)
+    width = size if width is None else width
+    _check(size, batch, valid, width)
+    sd = _finite("sd (the starting noise's standard deviation)", sd, 0)
+    decay_power = _finite("decay_power (the spectrum's 1/f^decay_power fall-off, 1 for photos)", decay_power)
     if valid == "clip":
         raise ValueError("valid='clip' projects pixels; an FFT image uses valid='sigmoid' (or None)")
     shape = (batch, 3, size, width // 2 + 1, 2)
-    if spectrum is None:
-        spectrum = torch.randn(*shape, generator=generator) * sd
-    elif tuple(spectrum.shape) != shape:
-        raise ValueError(f"spectrum must have shape {shape}, got {tuple(spectrum.shape)}")
-    t = spectrum.detach().clone().float().to(device).requires_grad_(True)
+    with torch.inference_mode(False):  # a parameter must be able to take part in autograd
+        if spectrum is None:
+            spectrum = torch.randn(*shape, generator=_generator(generator)) * sd
+        elif not isinstance(spectrum, torch.Tensor) or tuple(spectrum.shape) != shape:
+            got = tuple(spectrum.shape) if isinstance(spectrum, torch.Tensor) else type(spectrum).__name__
+            raise ValueError(f"spectrum must have shape {shape}, got {got}")
+        elif not spectrum.is_floating_point() or not torch.isfinite(spectrum).all():
+            raise ValueError("spectrum must hold finite float values (real, imaginary parts)")
+        t = spectrum.detach().clone().float().to(device).requires_grad_(True)
 
     def image() -> torch.Tensor:
         return _finish(fft_image(t, size, width, decay_power), decorrelate, valid)
@@ -164,11 +225,12 @@ _fft = fft  # ``image`` has an argument called ``fft``, as in Lucent
 
 def image(size: int, width: Optional[int] = None, *, batch: int = 1, fft: bool = True, decorrelate: bool = True,
           sd: float = 0.01, generator: Optional[torch.Generator] = None, device=None) -> ImageParam:
-    """Lucent's ``param.image``: FFT + decorrelated colour + sigmoid by default."""
+    """Lucent's ``param.image``: FFT + decorrelated colour + sigmoid by default (``generator=None``:
+    seed 0)."""
     if fft:
         return _fft(size, width, batch=batch, sd=sd, decorrelate=decorrelate, generator=generator, device=device)
     return pixels(size, width, batch=batch, sd=sd, decorrelate=decorrelate, generator=generator, device=device)
 
 
-__all__ = ["ImageParam", "pixels", "fft", "image", "fft_image", "spectrum_scale", "rfft2d_freqs",
+__all__ = ["ImageParam", "check_pixels", "pixels", "fft", "image", "fft_image", "spectrum_scale", "rfft2d_freqs",
            "decorrelate_colors", "COLOR_CORRELATION", "COLOR_CORRELATION_NORMALIZED"]

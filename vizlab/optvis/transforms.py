@@ -7,19 +7,53 @@ really responds to (Mordvintsev et al. 2015, "Inceptionism"; Olah et al. 2017).
 Every transform is a callable ``t(x, generator) -> x`` on a batch ``N x 3 x H x W``, written in
 plain torch so gradients flow through it, and every random draw comes from the
 ``torch.Generator`` passed in (never from global state): the same generator gives the same images.
+``generator=None`` means a fresh ``torch.Generator().manual_seed(0)`` (``compose`` makes one and
+shares it), so a call without a generator is deterministic and leaves the global RNG alone.
 The whole batch shares one draw per step (as in Lucid), so a batch of N costs one call.
 """
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from ..hooks import check_count
+
+
+def _generator(generator: Optional[torch.Generator]) -> torch.Generator:
+    if generator is None:
+        return torch.Generator().manual_seed(0)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+                        f"got {type(generator).__name__}")
+    return generator
+
 
 def _choice(options: Sequence, generator: Optional[torch.Generator]):
-    return options[int(torch.randint(len(options), (1,), generator=generator))]
+    return options[int(torch.randint(len(options), (1,), generator=_generator(generator)))]
+
+
+def _number(name: str, value, minimum: Optional[float] = None, above: bool = False) -> float:
+    """A finite real number (>= ``minimum``, or > it with ``above``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if minimum is not None and (value <= minimum if above else value < minimum):
+        raise ValueError(f"{name} must be {'>' if above else '>='} {minimum}, got {value}")
+    return float(value)
+
+
+def _numbers(name: str, values, example: str, minimum: Optional[float] = None) -> list:
+    """A non-empty list of finite numbers (each > ``minimum`` if given)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) and not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of numbers such as {example}, got {type(values).__name__}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} needs at least one value to draw from, e.g. {example}")
+    return [_number(f"each of {name}", v, minimum, above=True) if minimum is not None else _number(f"each of {name}", v)
+            for v in values]
 
 
 class Transform:
@@ -37,10 +71,17 @@ class pad(Transform):
     """Pad every side by ``width`` pixels (``mode="constant"`` with ``value``, or ``"reflect"``),
     so that jitter and rotation do not always cut off the same border."""
 
+    MODES = ("constant", "reflect", "replicate", "circular")
+
     def __init__(self, width: int, mode: str = "constant", value: float = 0.5):
-        self.width, self.mode, self.value = int(width), mode, value
+        if mode not in self.MODES:
+            raise ValueError(f"pad's mode must be one of {', '.join(map(repr, self.MODES))}, got {mode!r}")
+        self.width, self.mode, self.value = check_count("pad width", width, 0), mode, _number("pad value", value)
 
     def __call__(self, x, generator=None):
+        if self.mode == "reflect" and self.width >= min(x.shape[-2:]):
+            raise ValueError(f"pad({self.width}, mode='reflect') needs an image larger than {self.width} px; "
+                             f"this one is {x.shape[-2]} x {x.shape[-1]}: use a smaller width or mode='constant'")
         p = [self.width] * 4
         return F.pad(x, p, mode=self.mode, value=self.value) if self.mode == "constant" else F.pad(x, p, mode=self.mode)
 
@@ -50,12 +91,17 @@ class jitter(Transform):
     (Lucid's jitter; the image shrinks by ``d - 1`` pixels)."""
 
     def __init__(self, d: int):
-        if d < 1:
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and d < 1:
             raise ValueError(f"jitter needs d >= 1, got {d}")
-        self.d = int(d)
+        self.d = check_count("jitter's d (the largest shift in pixels)", d, 1)
 
     def __call__(self, x, generator=None):
-        dx, dy = (int(v) for v in torch.randint(self.d, (2,), generator=generator))
+        h, w = x.shape[-2:]
+        if self.d > min(h, w):
+            raise ValueError(f"jitter({self.d}) crops {self.d - 1} pixels off an image of {h} x {w} "
+                             "(after the transforms before it): use a smaller d, e.g. standard(size / 224), "
+                             "or a larger image")
+        dx, dy = (int(v) for v in torch.randint(self.d, (2,), generator=_generator(generator)))
         return shift_crop(x, self.d, dx, dy)
 
 
@@ -69,7 +115,7 @@ class random_scale(Transform):
     """Resize by a factor drawn from ``scales`` (bilinear)."""
 
     def __init__(self, scales: Sequence[float]):
-        self.scales = [float(s) for s in scales]
+        self.scales = _numbers("random_scale's scales", scales, "[0.95, 1.0, 1.05]", minimum=0)
 
     def __call__(self, x, generator=None):
         s = _choice(self.scales, generator)
@@ -96,7 +142,8 @@ class random_rotate(Transform):
     """Rotate by an angle (degrees) drawn from ``angles``."""
 
     def __init__(self, angles: Sequence[float], fill: float = 0.5):
-        self.angles, self.fill = [float(a) for a in angles], fill
+        self.angles = _numbers("random_rotate's angles", angles, "[-10, 0, 10] (degrees)")
+        self.fill = _number("random_rotate's fill", fill)
 
     def __call__(self, x, generator=None):
         return rotate(x, _choice(self.angles, generator), self.fill)
@@ -112,6 +159,7 @@ def gaussian_kernel(sigma: float, device=None, dtype=torch.float32) -> torch.Ten
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of each channel (reflect padding keeps the border's brightness)."""
+    sigma = _number("blur's sigma (in pixels)", sigma)
     if sigma <= 0:
         return x
     k = gaussian_kernel(sigma, x.device, x.dtype)
@@ -126,7 +174,7 @@ class blur(Transform):
     """Gaussian blur with standard deviation ``sigma`` pixels (deterministic)."""
 
     def __init__(self, sigma: float):
-        self.sigma = float(sigma)
+        self.sigma = _number("blur's sigma (in pixels)", sigma, 0)
 
     def __call__(self, x, generator=None):
         return gaussian_blur(x, self.sigma)
@@ -136,7 +184,7 @@ class resize(Transform):
     """Resize to ``size x size`` (bilinear), e.g. last in a list so the model always sees one size."""
 
     def __init__(self, size: int):
-        self.size = int(size)
+        self.size = check_count("resize's size", size, 1)
 
     def __call__(self, x, generator=None):
         if x.shape[-2:] == (self.size, self.size):
@@ -148,9 +196,10 @@ class compose(Transform):
     """Apply transforms in order: ``compose([pad(4), jitter(8)])(x, g)``."""
 
     def __init__(self, transforms: Sequence):
-        self.transforms = list(transforms)
+        self.transforms = as_list(transforms)
 
     def __call__(self, x, generator=None):
+        generator = _generator(generator)  # one generator for the whole chain
         for t in self.transforms:
             x = t(x, generator)
         return x
@@ -159,12 +208,25 @@ class compose(Transform):
         return f"compose({self.transforms!r})"
 
 
+def as_list(transforms) -> list:
+    """``transforms`` as a list of callables ``t(x, generator)``, refusing what is not one."""
+    if isinstance(transforms, str) or not isinstance(transforms, (list, tuple)):
+        raise TypeError(f"transforms must be a list of transforms such as [pad(4), jitter(8)] (or "
+                        f"transforms.standard(), or [] for none), got {type(transforms).__name__} {transforms!r}")
+    for i, t in enumerate(transforms):
+        if not callable(t):
+            raise TypeError(f"transforms[{i}] is {type(t).__name__} {t!r}, not a transform t(x, generator); "
+                            "make one with vizlab.optvis.transforms, e.g. jitter(8)")
+    return list(transforms)
+
+
 def standard(scale: float = 1.0) -> list:
     """Lucent's ``standard_transforms`` (for 224 px images; ``scale`` shrinks pixel sizes for smaller ones)."""
+    scale = _number("standard's scale", scale, 0, above=True)
     s = lambda v: max(1, round(v * scale))
     return [pad(s(12), value=0.5), jitter(s(8)), random_scale([1 + (i - 5) / 50.0 for i in range(11)]),
             random_rotate(list(range(-10, 11)) + 5 * [0]), jitter(s(4))]
 
 
 __all__ = ["Transform", "pad", "jitter", "shift_crop", "random_scale", "random_rotate", "rotate", "blur", "gaussian_blur",
-           "gaussian_kernel", "resize", "compose", "standard"]
+           "gaussian_kernel", "resize", "compose", "standard", "as_list"]
