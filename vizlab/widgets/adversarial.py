@@ -6,6 +6,8 @@ before only re-encodes a PNG.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -14,7 +16,7 @@ from torch import nn
 
 from .. import adversarial as adv
 from .. import data
-from ..hooks import eval_mode
+from ..hooks import check_count, eval_mode
 from ..models import class_name
 from ._base import Explorer, image_widget, update_image
 
@@ -39,6 +41,35 @@ def _side_by_side(*pictures: np.ndarray, gap: int = 4) -> np.ndarray:
     return np.concatenate(parts[:-1], axis=1)
 
 
+def _eps(e, allow_zero: bool = False) -> float:
+    """One budget in 1/255 pixel units: a finite number in (0, 255] (0 too where it means the clean photo)."""
+    if isinstance(e, bool) or not isinstance(e, numbers.Real) or not math.isfinite(e) \
+            or not (0 <= e if allow_zero else 0 < e) or e > 255:
+        raise ValueError(f"eps is in 1/255 pixel units (8 means 8/255) and must be in {'[' if allow_zero else '('}0, "
+                         f"255], got {e!r}")
+    return float(e)
+
+
+def _eps_values(values) -> list:
+    given = list(values) if isinstance(values, (Sequence, np.ndarray)) and not isinstance(values, (str, bytes)) else []
+    if not given:
+        raise ValueError(f"eps_values must be a non-empty list of budgets in 1/255 units, e.g. (0.5, 1, 2, 4), "
+                         f"got {values!r}")
+    return [_eps(e) for e in given]
+
+
+def _photo(name, p, model: nn.Module) -> torch.Tensor:
+    """One photo of the explorer: pixels [1, C, H, W] in [0, 1] that the model takes."""
+    if not isinstance(p, torch.Tensor):
+        raise ValueError(f"photo {name!r}: expected pixels as a tensor [1, C, H, W] in [0, 1], got {type(p).__name__}")
+    if p.ndim != 4 or p.shape[0] != 1:
+        raise ValueError(f"photo {name!r}: an explorer shows one image [1, C, H, W], got {tuple(p.shape)}")
+    try:
+        return adv._check_pixels(p.detach(), model)
+    except ValueError as err:
+        raise ValueError(f"photo {name!r}: {err}") from None
+
+
 class AdversarialExplorer(Explorer):
     """Pick a photo, an attack and a budget eps (in 1/255 pixel units): ``render(photo, method, eps)``
     returns ``[clean | adversarial | perturbation magnified to +-eps]``; ``top5(photo, method, eps)``
@@ -48,6 +79,7 @@ class AdversarialExplorer(Explorer):
     (random signs of the same L-inf size, drawn from a generator seeded with ``seed``: the control).
     The label attacked is the model's top-1 class on the clean photo.
     ``photos``: sample names (``vizlab.list_samples()``) or ``{name: pixels [1, C, H, W] in [0, 1]}``.
+    ``eps_values``: the slider's budgets in 1/255 pixel units (``8`` is ``8/255``), each in (0, 255].
     """
 
     width = 672
@@ -55,18 +87,23 @@ class AdversarialExplorer(Explorer):
     def __init__(self, model: nn.Module, photos: Union[Sequence[str], Mapping[str, torch.Tensor]],
                  eps_values: Sequence[float] = (0.5, 1, 2, 4), methods: Sequence[str] = METHODS,
                  pgd_steps: int = 5, seed: int = 0):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"expected a torch.nn.Module as the model, got {type(model).__name__}"
+                            + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+        methods = [methods] if isinstance(methods, str) else list(methods)
         unknown = [m for m in methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"methods must be among {METHODS}, not {unknown}")
-        self.model, self.methods, self.pgd_steps, self.seed = model, list(methods), pgd_steps, seed
-        self.eps_values = [float(e) for e in eps_values]
+        if unknown or not methods:
+            raise ValueError(f"methods must be among {METHODS}, not {unknown or 'an empty list'}")
+        self.model, self.methods = model, methods
+        self.pgd_steps, self.seed = check_count("pgd_steps", pgd_steps), check_count("seed", seed, 0)
+        self.eps_values = _eps_values(eps_values)
         if isinstance(photos, Mapping):
-            self.pixels = {name: p.detach() for name, p in photos.items()}
+            self.pixels = {name: _photo(name, p, model) for name, p in photos.items()}
         else:
+            photos = [photos] if isinstance(photos, str) else list(photos)
             self.pixels = {name: adv.pixels(data.preprocess(data.sample_image(name), model), model) for name in photos}
-        for name, p in self.pixels.items():
-            if p.ndim != 4 or p.shape[0] != 1:
-                raise ValueError(f"photo {name!r}: an explorer shows one image [1, C, H, W], got {tuple(p.shape)}")
+        if not self.pixels:
+            raise ValueError("photos is empty; pass sample names (vizlab.list_samples()) or {name: pixels [1, C, H, W]}")
         self.names = list(self.pixels)
         self._net = adv.pixel_model(model)
         self._labels = {name: self._probs(p).argmax(1) for name, p in self.pixels.items()}
@@ -74,13 +111,16 @@ class AdversarialExplorer(Explorer):
 
     def _probs(self, p: torch.Tensor) -> torch.Tensor:
         with eval_mode(self.model), torch.no_grad():
-            return self._net(p).softmax(1)
+            return adv._logits(self._net, p).softmax(1)
 
     def adversarial(self, photo: str, method: str, eps: float) -> torch.Tensor:
         """The attacked pixels ``[1, C, H, W]`` for ``eps`` in 1/255 units (cached)."""
         return self._result(photo, method, eps)[0]
 
     def _result(self, photo: str, method: str, eps: float):
+        if photo not in self.pixels:
+            raise KeyError(f"no photo {photo!r} in this explorer; photos: {', '.join(map(repr, self.names))}")
+        eps = _eps(eps, allow_zero=True)
         key = (photo, method, float(eps))
         if key not in self._cache:
             p, label, e = self.pixels[photo], self._labels[photo], float(eps) / 255
