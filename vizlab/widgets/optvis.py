@@ -8,6 +8,9 @@ only encodes a small PNG; a new block renders once, with a progress bar.
 """
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -15,11 +18,12 @@ import torch
 from torch import nn
 
 from .. import hooks
+from ..models import probe_input
 from ..optvis import objectives as O
 from ..optvis import param as P
 from ..optvis import transforms as T
-from ..optvis.render import render
-from ._base import Explorer, image_widget, update_image
+from ..optvis.render import ZeroGradientWarning, forward_objective, render
+from ._base import Explorer, image_widget, note, update_image
 
 __all__ = ["ActivationMaxExplorer", "PARAMETERISATIONS"]
 
@@ -36,23 +40,57 @@ class ActivationMaxExplorer(Explorer):
 
     ``render(layer, channel, parameterisation)`` returns the picture (``H x W x 3`` in [0, 1]);
     ``block`` channels are rendered together (one batch), ``steps`` Adam steps at ``size`` px,
-    seeded by ``seed`` (the same settings always give the same image).
+    seeded by ``seed`` (the same settings always give the same image). A channel whose gradient was
+    zero at every step (a dead channel) is listed by ``dead(layer, parameterisation)`` and the info
+    line says so: its picture is only the starting noise.
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str], size: int = 64, steps: int = 48,
                  block: int = 8, lr: float = 0.05, seed: int = 0, width: int = 256):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"expected a torch.nn.Module as the model, got {type(model).__name__}"
+                            + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+        layers = [layers] if isinstance(layers, str) else layers
         if not layers:
             raise ValueError("pass the layers to explore by name, e.g. layers=['blocks.2', 'blocks.8']")
-        self.model, self.layers = model, list(layers)
-        self.size, self.steps, self.block, self.lr, self.seed, self.width = size, steps, block, lr, seed, width
+        self.model, self.layers = model, hooks.layer_list(list(layers))
+        self.size = hooks.check_count("size (pixels)", size, 2)
+        self.steps = hooks.check_count("steps", steps, 1)
+        self.block = hooks.check_count("block (channels rendered together)", block, 1)
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"lr (the step size) must be a finite number > 0, e.g. 0.05, got {lr!r}")
+        self.lr, self.seed = float(lr), hooks.check_count("seed", seed, 0)
+        self.width = hooks.check_count("width (pixels)", width, 1)
         self._cache: dict[tuple, np.ndarray] = {}
+        self._dead: dict[tuple, list] = {}
+        self._fixed_size: dict[str, bool] = {}
         self._channels = {layer: self._count_channels(layer) for layer in self.layers}
         self._controls = None
         self._bar = None
 
     def _count_channels(self, layer: str) -> int:
-        x = torch.zeros(1, 3, self.size, self.size)
-        return hooks.capture(self.model, x, layer).activations[layer].shape[1]
+        """Run a zero image with the model's own input channels and dtype (``probe_input``) at the
+        size the explorer renders; a 1-channel model (``digits_cnn``) gets a 1-channel probe."""
+        probe = probe_input(self.model)
+        x = probe.new_zeros(1, probe.shape[1], self.size, self.size)
+        A = hooks.capture(self.model, x, layer).activations[layer]
+        if A.ndim != 4:
+            raise ValueError(f"{layer} gives {list(A.shape)}, not a map [N, C, H, W]; the explorer shows "
+                             "convolutional channels: pick a convolutional layer (vizlab.layers(model) lists them)")
+        self._fixed_size[layer] = not self._runs_at(layer, self.size + 2)
+        return A.shape[1]
+
+    def _runs_at(self, layer: str, size: int) -> bool:
+        """Whether ``layer`` can be computed for an image of ``size`` px (the transforms pad, jitter
+        and scale it). A model that takes one size only (``digits_cnn``: 32 px) cannot: its renders
+        then end the transforms with a resize back to ``self.size``."""
+        grey = torch.full((1, 3, size, size), 0.5)
+        try:
+            with hooks.eval_mode(self.model), torch.no_grad():
+                forward_objective(self.model, O.layer_l2(layer), grey, lambda x, g: x, None)
+        except ValueError:
+            return False
+        return True
 
     def channels(self, layer: str) -> int:
         """How many channels ``layer`` has."""
@@ -67,21 +105,36 @@ class ActivationMaxExplorer(Explorer):
         if key not in self._cache:
             chans = list(range(first, min(first + self.block, self.channels(layer))))
             make, transforms = PARAMETERISATIONS[parameterisation]
+            steps_tf = transforms(self.size)
+            if steps_tf and self._fixed_size[layer]:
+                steps_tf = steps_tf + [T.resize(self.size)]
             g = torch.Generator().manual_seed(self.seed)
             post = None
             if self._bar is not None:
                 self._bar.max, self._bar.value = self.steps, 0
                 post = lambda i, p: setattr(self._bar, "value", i + 1)
-            imgs, _ = render(self.model, O.channels(layer, chans), param=make(self.size, len(chans), g),
-                             transforms=transforms(self.size), steps=self.steps, lr=self.lr, generator=g,
-                             progress=False, post_step=post)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ZeroGradientWarning)
+                imgs, _ = render(self.model, O.channels(layer, chans), param=make(self.size, len(chans), g),
+                                 transforms=steps_tf, steps=self.steps, lr=self.lr, generator=g,
+                                 progress=False, post_step=post)
+            for w in caught:
+                if not isinstance(w.message, ZeroGradientWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            dead = [first + i for w in caught if isinstance(w.message, ZeroGradientWarning) for i in w.message.images]
+            self._dead[key] = sorted(set(dead))
             self._cache[key] = imgs.permute(0, 2, 3, 1).numpy()
         return self._cache[key]
+
+    def dead(self, layer: str, parameterisation: str = "fft+decorrelate") -> list:
+        """The channels of ``layer`` rendered so far whose gradient was exactly zero at every step."""
+        return sorted(c for (L, _, p), cs in self._dead.items() if L == layer and p == parameterisation for c in cs)
 
     def render(self, layer: str, channel: int, parameterisation: str = "fft+decorrelate") -> np.ndarray:
         """The visualisation of ``channel`` of ``layer``: ``H x W x 3`` floats in [0, 1]."""
         if layer not in self._channels:
             raise KeyError(f"{layer!r} is not one of this explorer's layers: {', '.join(self.layers)}")
+        channel = O._whole("channel", channel, None)
         n = self.channels(layer)
         if not 0 <= channel < n:
             raise IndexError(f"{layer} has {n} channels (0..{n - 1}); got {channel}")
@@ -120,3 +173,6 @@ class ActivationMaxExplorer(Explorer):
         self.info.value = (f"<code>{layer}</code> channel {c} of {n}, {self.param.value}: channels "
                            f"{first}-{min(first + self.block, n) - 1} rendered together, {self.steps} steps, "
                            f"{self.size} px")
+        if c in self._dead.get((layer, first, self.param.value), ()):
+            self.info.value += note(f"channel {c} is dead here: its gradient was exactly zero at every step "
+                                    "(it never fires for these images), so the picture is only the starting noise")
