@@ -400,6 +400,7 @@ def sanity_check(method: MethodLike, model: nn.Module, x: torch.Tensor, target: 
         raise TypeError("a sanity check must recompute the map on each randomised model: pass a method "
                         "name or function, not a precomputed map")
     get_method(method)                                   # an unknown name fails before any work
+    _need_model(model, "the sanity check")
     method_generator_seed = _seed("method_generator_seed", method_generator_seed)
     x = check_input(x, model)
     if mode not in ("cascading", "independent"):
@@ -562,6 +563,12 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, saliency_map: torch.Te
     return torch.cat(out)
 
 
+def _need_model(model, what: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{what} runs the model: pass it (an nn.Module, e.g. vizlab.load()), got "
+                        f"{type(model).__name__}" + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+
+
 def _one_target(model: nn.Module, x: torch.Tensor, target: _targets.Target) -> list[int]:
     """One class index per image: ``target`` (class names resolved) or the predicted class."""
     target = _targets.resolve(target, model)
@@ -572,6 +579,7 @@ def _one_target(model: nn.Module, x: torch.Tensor, target: _targets.Target) -> l
 
 def _curves(kind: str, method: MethodLike, model: nn.Module, x: torch.Tensor, target: _targets.Target,
             step, batch_size: int, substrate_kind, softmax: bool, generator, options) -> torch.Tensor:
+    _need_model(model, kind)
     x = check_input(x, model)
     _step_pixels(step, x.shape[2] * x.shape[3])          # bad options fail before any model runs
     check_count("batch_size", batch_size)
