@@ -419,3 +419,171 @@ def test_shift_crop_is_the_jitter_crop():
     x = torch.arange(60, dtype=torch.float32).view(1, 1, 6, 10)
     y = T.shift_crop(x, 3, dx=2, dy=1)
     assert y.shape == (1, 1, 4, 8) and y[0, 0, 0, 0] == x[0, 0, 1, 2] and y[0, 0, -1, -1] == x[0, 0, 4, 9]
+
+
+# ---------------------------------------------------------------------------------------------
+# the contract (issue 19): grad modes, one meaning of generator=None, dead channels, dtypes
+# ---------------------------------------------------------------------------------------------
+
+def _render_tiny(net=None, **kw):
+    options = dict(param=P.pixels(8, generator=gen()), transforms=[T.jitter(2)], steps=3, progress=False)
+    options.update(kw)
+    return optvis.render(Tiny().eval() if net is None else net, O.channel("conv2", 0), **options)
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_render_and_invert_work_inside_no_grad_and_inference_mode(mode):
+    """Bug 3: the ascent needs gradients whatever the caller's grad mode; the results are the same."""
+    net = Tiny().eval()                 # made outside: a model built in inference mode cannot be differentiated
+    want_img, want_hist = _render_tiny(net)
+    x = torch.randn(1, 3, 8, 8, generator=gen(1))
+    want_inv = optvis.invert(net, x, "conv1", steps=3, generator=gen(), progress=False)[0]
+    with mode():
+        img, hist = _render_tiny(net)
+        default = optvis.render(net, O.channel("conv1", 0), param=P.pixels(8), transforms=[], steps=2,
+                                progress=False)[0]
+        inv = optvis.invert(net, x, "conv1", steps=3, generator=gen(), progress=False)[0]
+    assert torch.equal(img, want_img) and torch.equal(hist, want_hist) and torch.equal(inv, want_inv)
+    assert not img.is_inference() and default.shape == (1, 3, 8, 8)
+    assert torch.is_grad_enabled()
+
+
+def _rng_untouched(call):
+    before = torch.get_rng_state()
+    out = call()
+    assert torch.equal(torch.get_rng_state(), before), "the global torch RNG was drawn from"
+    return out
+
+
+def test_generator_none_means_seed_0_everywhere_and_never_the_global_rng():
+    """Bug 14: param, transforms, render and invert all read generator=None as a fresh seed-0 generator."""
+    x = torch.rand(2, 3, 24, 24, generator=gen(3))
+    net = Tiny().eval()
+    photo = torch.randn(1, 3, 8, 8, generator=gen(2))
+    calls = {
+        "pixels": (lambda g: P.pixels(8, batch=2, generator=g)()),
+        "fft": (lambda g: P.fft(8, batch=2, generator=g)()),
+        "image": (lambda g: P.image(8, generator=g)()),
+        "image pixels": (lambda g: P.image(8, fft=False, generator=g)()),
+        "jitter": (lambda g: T.jitter(5)(x, g)),
+        "random_scale": (lambda g: T.random_scale([0.5, 1.0, 1.5, 2.0])(x, g)),
+        "random_rotate": (lambda g: T.random_rotate(list(range(-30, 31)))(x, g)),
+        "compose standard": (lambda g: T.compose(T.standard(0.5))(x, g)),
+        "invert": (lambda g: optvis.invert(net, photo, "conv1", steps=2, progress=False, generator=g)[0]),
+        "render": (lambda g: optvis.render(net, O.channel("conv1", 0), param=P.pixels(8, generator=gen()),
+                                           transforms=[T.jitter(3)], steps=2, progress=False, generator=g)[0]),
+    }
+    torch.manual_seed(123)
+    for name, call in calls.items():
+        a = _rng_untouched(lambda: call(None))
+        b = _rng_untouched(lambda: call(None))
+        assert torch.equal(a, b), name
+        assert torch.equal(a, call(gen(0))), name
+
+
+def test_a_dead_channel_warns_and_a_live_one_does_not():
+    """Bug 13: a channel that is zero for every image gives zero gradient at every step -- say so."""
+    from vizlab import digits as D
+    net = D.random_model()
+    with torch.no_grad():
+        net.conv1.bias[3] = -1e4                         # relu1 channel 3 is always 0
+    with pytest.warns(optvis.ZeroGradientWarning, match="exactly zero") as record:
+        imgs, hist = optvis.render(net, O.channel("relu1", 3), param=P.pixels(32, generator=gen()), transforms=[],
+                                   steps=4, progress=False)
+    assert record[0].message.images == [0] and float(hist.abs().max()) == 0.0
+    with pytest.warns(optvis.ZeroGradientWarning) as record:      # in a batch: only image 1 is named
+        optvis.render(net, O.channels("relu1", [0, 3, 2]), param=P.pixels(32, batch=3, generator=gen()),
+                      transforms=[], steps=2, progress=False)
+    dead = [w.message.images for w in record if isinstance(w.message, optvis.ZeroGradientWarning)]
+    assert 1 in dead[0] and 0 not in dead[0] and 2 not in dead[0]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", optvis.ZeroGradientWarning)
+        _render_tiny()                                    # a live channel: no warning
+
+
+def test_a_float64_model_renders_with_the_default_float32_param():
+    """Bug 17: the param's image is cast to the model's dtype; score still refuses mismatched pixels."""
+    net = Tiny().eval()
+    want, _ = _render_tiny()
+    double = Tiny().double().eval()
+    img, hist = optvis.render(double, O.channel("conv2", 0), param=P.pixels(8, generator=gen()),
+                              transforms=[T.jitter(2)], steps=3, progress=False)
+    assert img.dtype == torch.float32 and hist.dtype == torch.float64
+    assert torch.allclose(img, want, atol=1e-5)
+    assert optvis.score(double, O.channel("conv2", 0), img.double()).dtype == torch.float64
+    del net
+
+
+def test_a_1_channel_model_sees_the_grey_image():
+    """digits_cnn takes one channel: render and invert give it the mean of the colours, as its own
+    forward does for a 3-channel input (same numbers as before), and invert takes its 1-channel input."""
+    from vizlab import digits as D
+    net = D.random_model()
+    img, hist = optvis.render(net, O.channel("relu2", 1), param=P.pixels(32, generator=gen()), transforms=[],
+                              steps=2, progress=False)
+    start = P.pixels(32, generator=gen())()
+    with torch.no_grad():
+        assert hist[0, 0] == pytest.approx(float(vz.capture(net, start.mean(1, keepdim=True), "relu2")["relu2"][0, 1]
+                                                 .mean()), rel=1e-6)
+    x = torch.rand(1, 1, 32, 32, generator=gen(1))
+    inv, _ = optvis.invert(net, x, "relu1", steps=2, progress=False)
+    assert inv.shape == (1, 3, 32, 32)
+
+
+def test_a_tuple_output_model_renders_its_layers_and_class_logits_explain_why_not():
+    class TupleOut(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = Tiny()
+
+        def forward(self, x):
+            return self.net(x), x
+    img, _ = optvis.render(TupleOut().eval(), O.channel("net.conv2", 0), param=P.pixels(8, generator=gen()),
+                           transforms=[], steps=1, progress=False)
+    assert img.shape == (1, 3, 8, 8)
+    with pytest.raises(TypeError, match="returned tuple"):
+        optvis.render(TupleOut().eval(), O.class_logit(0), param=P.pixels(8), transforms=[], steps=1,
+                      progress=False)
+
+
+def test_class_logit_takes_a_class_name_of_the_model():
+    """Bug 20: class_logit("name") is looked up with targets.resolve in the model being rendered."""
+    net = Tiny().eval()
+    net.vizlab_info = vz.models.ModelInfo("tiny", 8, categories=("cat", "dog", "fish"))
+    imgs = torch.rand(2, 3, 8, 8, generator=gen())
+    assert torch.equal(optvis.score(net, O.class_logit("dog"), imgs), optvis.score(net, O.class_logit(1), imgs))
+    a = optvis.render(net, O.class_logit("fish"), param=P.pixels(8, generator=gen()), transforms=[], steps=2,
+                      progress=False)
+    b = optvis.render(net, O.class_logit(2), param=P.pixels(8, generator=gen()), transforms=[], steps=2,
+                      progress=False)
+    assert torch.equal(a[0], b[0])
+
+
+def test_direction_on_a_layer_without_positions_is_the_cosine():
+    A = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    assert torch.allclose(O.direction("fc", torch.tensor([1.0, 0.0]))({"fc": A}), torch.tensor([1.0, 2 ** -0.5]))
+
+
+def test_total_variation_below_beta_1_is_finite_on_a_flat_image():
+    """Bug 28: |d|^beta has an infinite slope at 0 for beta < 1; the smoothed form gives 0 and a finite gradient."""
+    flat = torch.full((1, 3, 6, 6), 0.5, requires_grad=True)
+    tv = O.total_variation(beta=0.5)({"image": flat})
+    (g,) = torch.autograd.grad(tv.sum(), flat)
+    assert float(tv.detach()) == pytest.approx(2e-3) and torch.equal(g, torch.zeros_like(g))
+    x = torch.rand(1, 3, 6, 6, generator=gen())
+    exact = sum((d.abs() ** 0.5).flatten(1).mean(1) for d in (x[..., 1:, :] - x[..., :-1, :], x[..., 1:] - x[..., :-1]))
+    assert torch.allclose(O.total_variation(beta=0.5)({"image": x}), exact, atol=1e-5)
+    assert torch.equal(O.total_variation()({"image": x}), O.total_variation(beta=1.0)({"image": x}))
+    net = Tiny().eval()
+    img, _ = optvis.render(net, O.channel("conv1", 0) - O.total_variation(beta=0.5),
+                           param=P.pixels(8, init=torch.full((1, 3, 8, 8), 0.5)), transforms=[], steps=2, progress=False)
+    assert torch.isfinite(img).all()
+
+
+def test_objective_arithmetic_still_accepts_numbers_and_channel_lists():
+    a = _acts()
+    assert torch.equal(O.channels("L", range(2))(a), O.channels("L", [0, 1])(a))
+    assert torch.equal(O.channels("L", torch.tensor([2, 0]))(a), O.channels("L", [2, 0])(a))
+    assert torch.equal((O.channel("L", 1) + 0)(a), O.channel("L", 1)(a))
+    assert torch.allclose((O.channel("L", 1) / 4 - 1)(a), O.channel("L", 1)(a) / 4 - 1)

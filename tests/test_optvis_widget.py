@@ -100,3 +100,36 @@ def test_a_new_block_shows_busy_feedback_while_it_renders(small, monkeypatch):
     assert _base.BUSY_CLASS not in ex.picture._dom_classes and "channel 5 of 24" in ex.info.value
     ex.channel.value = 6
     assert len(seen) == 1
+
+
+def test_explorer_on_the_1_channel_digits_cnn():
+    """Bug 8: digits_cnn takes 1-channel 32 px input; the explorer probes with its own channels and,
+    since it takes one size only, resizes back to 32 px after the standard transforms."""
+    digits = vz.load("digits_cnn")
+    before = model_state(digits)
+    ex = W.ActivationMaxExplorer(digits, ["relu1", "conv3"], size=32, steps=2, block=4)
+    assert ex.channels("relu1") == 16 and ex.channels("conv3") == 64
+    for mode in W.PARAMETERISATIONS:
+        pic = ex.render("conv3", 5, mode)
+        assert pic.shape == (32, 32, 3) and np.isfinite(pic).all()
+    assert_untouched(digits, before)
+
+
+def test_lite0_keeps_the_standard_transforms_without_a_resize(small):
+    ex = W.ActivationMaxExplorer(small, ["blocks.1"], size=24, steps=1, block=2)
+    assert ex._fixed_size == {"blocks.1": False}
+
+
+def test_a_dead_channel_is_named_in_the_info_line():
+    """Bug 13: a channel whose gradient is zero at every step shows only the starting noise -- say so."""
+    pytest.importorskip("ipywidgets")
+    from vizlab import digits as D
+    net = D.random_model()
+    with torch.no_grad():
+        net.conv1.bias[2] = -1e4                         # relu1 channel 2 never fires
+    ex = W.ActivationMaxExplorer(net, ["relu1"], size=32, steps=2, block=4)
+    ex.widget
+    assert 2 in ex.dead("relu1") and 0 not in ex.dead("relu1")
+    assert "dead" not in ex.info.value                   # channel 0 is shown first
+    ex.channel.value = 2
+    assert "channel 2 is dead" in ex.info.value and "vizlab-note" in ex.info.value

@@ -304,14 +304,14 @@ def l2(layer: str = "image", batch: Optional[int] = None) -> Objective:
                      [] if layer == "image" else [layer])
 
 
-TV_EPS = 1e-8
+TV_EPS = 1e-12
 
 
 def _power(d: torch.Tensor, beta: float) -> torch.Tensor:
-    """``|d|^beta``; for ``beta < 1`` smoothed at 0 as ``(d^2 + eps)^(beta/2) - eps^(beta/2)``."""
+    """``|d|^beta``; for ``beta < 1`` smoothed at 0 as ``(d^2 + TV_EPS)^(beta/2)``."""
     if beta >= 1:
         return d.abs().pow(beta)
-    return (d * d + TV_EPS).pow(beta / 2) - TV_EPS ** (beta / 2)
+    return (d * d + TV_EPS).pow(beta / 2)
 
 
 def total_variation(layer: str = "image", beta: float = 1.0) -> Objective:
@@ -319,10 +319,11 @@ def total_variation(layer: str = "image", beta: float = 1.0) -> Objective:
     (Mahendran & Vedaldi 2015); subtract it as a prior.
 
     For ``beta < 1`` the slope of ``|d|^beta`` is infinite at ``d = 0`` (a flat patch would give a
-    NaN gradient, 0 * inf), so there ``|d|^beta`` is replaced, as Mahendran & Vedaldi do, by the
-    smooth ``(d^2 + eps)^(beta/2) - eps^(beta/2)`` with ``eps = TV_EPS = 1e-8``: zero for a flat
-    image, the same value within ``eps^(beta/2)`` elsewhere, a finite gradient everywhere.
-    ``beta >= 1`` is computed exactly."""
+    NaN gradient, 0 * inf), so, as Mahendran & Vedaldi do, a small epsilon goes inside the power:
+    ``|d|^beta`` becomes ``(d^2 + eps)^(beta/2)`` with ``eps = TV_EPS = 1e-12``. The gradient is then
+    finite everywhere (0 on a flat patch); a difference ``|d| >> 1e-6`` scores the same as before,
+    a flat patch ``eps^(beta/2)`` (1e-3 for ``beta = 0.5``) instead of 0. ``beta >= 1`` is exact.
+    """
     if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta <= 0:
         raise ValueError(f"total_variation needs beta > 0 (1 = absolute differences, 2 = squared), got {beta}")
 
