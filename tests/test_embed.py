@@ -147,3 +147,86 @@ def test_tsne_explorer_precomputes_and_only_looks_up():
         ex.embedding("raw", 7)
     with pytest.raises(ValueError, match="one row per label"):
         vz.widgets.TsneExplorer({"raw": X[:10]}, y)
+
+
+# ---- data t-SNE cannot place: a clear error, never a crashed kernel (issue 19, bug 1) -------
+
+_DEGENERATE = '''
+import numpy as np, torch
+from vizlab import embed as E
+from vizlab.widgets import TsneExplorer
+rng = np.random.default_rng(0)
+outlier = np.zeros((30, 5)); outlier[0] = 1e-200
+cases = {"zeros": np.zeros((30, 5)), "constant": np.full((30, 5), 3.3), "huge": np.full((30, 5), 1e300),
+         "tiny spread": 1.0 + rng.normal(size=(30, 5)) * 1e-300, "tiny outlier": outlier,
+         "huge spread": rng.normal(size=(30, 5)) * 1e40}
+for name, X in cases.items():
+    for init in ("pca", "random"):
+        try:
+            E.tsne(X, perplexity=5, init=init)
+        except ValueError as err:
+            print(name, init, "refused:", "dead" in str(err) or "rescale" in str(err), flush=True)
+try:
+    TsneExplorer({"dead layer": np.zeros((30, 4))}, np.arange(30) % 3, perplexities=(5,))
+except ValueError as err:
+    print("explorer refused:", "'dead layer'" in str(err) and "dead" in str(err), flush=True)
+'''
+
+
+def test_tsne_refuses_identical_rows_in_a_subprocess():
+    """All-identical rows (a dead layer's features) used to kill the process with SIGSEGV inside
+    scikit-learn's PCA init (scikit-learn #28368), and so did spreads below ~1e-20 or above ~1e38.
+    Run in a subprocess so that a regression fails this test instead of killing pytest."""
+    import subprocess
+    import sys
+    import os
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-c", _DEGENERATE], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, f"exit {run.returncode} (negative: killed by a signal)\n{run.stdout}\n{run.stderr}"
+    lines = run.stdout.splitlines()
+    assert len(lines) == 13 and all(line.endswith("True") for line in lines), run.stdout
+
+
+def test_tsne_cache_is_bounded_and_keeps_recent_embeddings():
+    E._CACHE.clear()
+    X = [_rand(12, 3, seed=s) for s in range(E._CACHE_SIZE + 4)]
+    first = E.tsne(X[0], perplexity=3)
+    for Xi in X[1:E._CACHE_SIZE]:
+        E.tsne(Xi, perplexity=3)
+    E.tsne(X[0], perplexity=3)                      # a hit: X[0] becomes the most recent
+    for Xi in X[E._CACHE_SIZE:]:
+        E.tsne(Xi, perplexity=3)
+    assert len(E._CACHE) == E._CACHE_SIZE
+    assert any(np.array_equal(v, first) for v in E._CACHE.values())          # recently used: kept
+    assert np.array_equal(E.tsne(X[0], perplexity=3), first)
+
+
+def test_tsne_seed_does_nothing_with_pca_init_and_is_documented():
+    X, _ = E.gaussian_blobs(n=15, dim=4, sigmas=(1.0, 1.0))
+    assert np.array_equal(E.tsne(X, 5, seed=0), E.tsne(X, 5, seed=1))
+    assert not np.array_equal(E.tsne(X, 5, seed=0, init="random"), E.tsne(X, 5, seed=1, init="random"))
+    assert "init=\"pca\"" in E.tsne.__doc__ and "seed" in E.tsne.__doc__
+
+
+def test_valid_inputs_give_the_same_answers_as_before():
+    """Validation changed no valid call: a tensor, a list and ints are still accepted as before."""
+    X, y = E.gaussian_blobs(n=20, dim=3, sigmas=(1.0, 2.0), generator=torch.Generator().manual_seed(2))
+    assert E.knn_accuracy(X.tolist(), list(y), k=3) == E.knn_accuracy(X, y, k=3)
+    assert E.knn_accuracy(torch.from_numpy(X), torch.from_numpy(y), k=3) == E.knn_accuracy(X, y, k=3)
+    assert E.silhouette(X, ["a" if v else "b" for v in y]) == pytest.approx(E.silhouette(X, y))
+    assert np.array_equal(E.tsne(X, 5), E.tsne(torch.from_numpy(X), 5.0))
+    Xb, _ = E.gaussian_blobs(n=5, dim=2, sigmas=[1, 10])
+    Xc, _ = E.gaussian_blobs(n=5, dim=2, sigmas=(1.0, 10.0))
+    assert np.array_equal(Xb, Xc)
+
+
+def test_tsne_explorer_checks_its_arguments_when_made():
+    X, y = E.gaussian_blobs(n=10, dim=3, sigmas=(1.0, 1.0))
+    with pytest.raises(ValueError, match="perplexities is empty"):
+        vz.widgets.TsneExplorer({"raw": X}, y, perplexities=())
+    with pytest.raises(TypeError, match="perplexity must be a number"):
+        vz.widgets.TsneExplorer({"raw": X}, y, perplexities=("5",))
+    with pytest.raises(TypeError, match="class numbers"):
+        vz.widgets.TsneExplorer({"raw": X}, np.where(y == 0, "cat", "dog"))
+    with pytest.raises(ValueError, match="feature space 'raw'"):
+        vz.widgets.TsneExplorer({"raw": np.full_like(X, np.nan)}, y)

@@ -131,3 +131,37 @@ def test_capture_runs_in_eval_mode_and_restores_training():
     first, second = (vz.capture(m, x, "1")["1"] for _ in range(2))
     assert torch.equal(first, second)  # dropout off: no randomness
     assert all(mod.training for mod in m.modules())
+
+
+class Boom(nn.Module):
+    def __init__(self, error):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.error = error
+
+    def forward(self, x):
+        self.conv(x)
+        raise self.error
+
+
+def test_run_model_lets_the_models_own_errors_through():
+    """A bug inside a student's forward is reported as itself, not as a wrong image size."""
+    err = RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="^boom$") as info:
+        hooks.run_model(Boom(err).eval(), torch.zeros(1, 3, 8, 8))
+    assert info.value is err
+    with pytest.raises(RuntimeError, match="boom"):
+        vz.predict(Boom(RuntimeError("boom")).eval(), torch.zeros(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("model, x, phrase", [
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2)), (1, 3, 9, 9), "mat1 and mat2"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(5, 4, 3)), (1, 3, 9, 9), "channels"),
+    (nn.Sequential(nn.Conv2d(3, 4, 5)), (1, 3, 3, 3), "Kernel size"),
+    (nn.Sequential(nn.Conv2d(3, 4, 1), nn.MaxPool2d(4)), (1, 3, 3, 3), "Output size is too small"),
+])
+def test_run_model_translates_size_errors_and_chains_them(model, x, phrase):
+    with pytest.raises(ValueError, match="cannot run on an input of shape") as info:
+        hooks.run_model(model.eval(), torch.zeros(x))
+    assert phrase in str(info.value)
+    assert isinstance(info.value.__cause__, RuntimeError) and phrase in str(info.value.__cause__)

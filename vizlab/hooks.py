@@ -20,6 +20,7 @@ explaining one model take turns; threads explaining different models run in para
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -188,20 +189,44 @@ def unwrap(model: nn.Module) -> nn.Module:
     return inner if isinstance(inner, nn.Module) else model
 
 
+# What torch says when a model cannot take an input of this size or channel count (conv, linear, pooling,
+# padding, reshapes of the flattened features); any other error is the model's own and passes unchanged.
+_SHAPE_ERRORS = re.compile("|".join([
+    r"expected input\[.*\] to have \d+ channels",         # conv: channels
+    r"expected .*\d+.* channels",                         # other channel checks
+    r"mat1 and mat2 shapes cannot be multiplied",         # linear: flattened size
+    r"output size is too small",                          # pooling below 1 x 1
+    r"kernel size can't be greater than actual input size",
+    r"smaller than kernel size",
+    r"padding size should be less than the corresponding input dimension",
+    r"must match the size of tensor b",                   # e.g. a skip connection or position embedding
+    r"is invalid for input of size",                      # view/reshape of the flattened features
+    r"don't multiply up to the size of dim",              # unflatten
+    r"expected \d+d \(unbatched\) or \d+d \(batched\) input",
+]), re.IGNORECASE)
+
+
+def _about_the_input(err: RuntimeError) -> bool:
+    return bool(_SHAPE_ERRORS.search(str(err)))
+
+
 def run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``model(x)``, with an error that says what went wrong if the model cannot take ``x`` (e.g.
-    an image too small for its pooling layers) or does not return a logits tensor."""
+    an image too small for its pooling layers, or the wrong number of channels) or does not return
+    a logits tensor. Only errors about the input's size or channels are translated (the original
+    is chained as ``__cause__``); any other error raised inside the model's forward -- a bug in the
+    student's model, say -- passes through unchanged."""
     try:
         out = model(x)
     except RuntimeError as err:
-        if "does not require grad" in str(err) or "inference" in str(err).lower():
+        if not _about_the_input(err):
             raise
         size = getattr(getattr(model, "vizlab_info", None), "input_size", None)
         made = f" It was made for inputs [N, C, {size}, {size}]." if size else ""
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = str(err).strip().splitlines()[0]
         raise ValueError(f"{type(model).__name__} cannot run on an input of shape {tuple(x.shape)} "
                          f"({first}).{made} Check the image size and channels "
-                         "(vizlab.preprocess(image, model) makes the size the model expects).") from None
+                         "(vizlab.preprocess(image, model) makes the size the model expects).") from err
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"the model returned {type(out).__name__}; vizlab needs a model whose forward "
                         "returns a logits tensor [N, classes] (wrap it, e.g. lambda x: model(x)['logits'], "

@@ -6,6 +6,7 @@ Render cheaply: a control change only looks up a cached picture.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -25,26 +26,42 @@ def _figure_to_array(fig) -> np.ndarray:
 class TsneExplorer(Explorer):
     """``spaces``: ``{name: features [n, d]}`` for the same ``n`` points with ``labels``.
     ``render(space, perplexity)`` returns the picture the widget shows (``H x W x 3`` in [0, 1]);
-    ``measures(space, perplexity)`` the four numbers of ``vizlab.embed.measure``."""
+    ``measures(space, perplexity)`` the four numbers of ``vizlab.embed.measure``.
+
+    Everything is checked here, when the explorer is made: ``labels`` must be class numbers
+    0, 1, 2, ..., ``perplexities`` a non-empty list of numbers, each feature space finite with rows
+    not all identical (the features of a dead layer raise a ValueError naming the space).
+    ``seed`` is passed to ``vizlab.embed.tsne``, whose default ``init="pca"`` ignores it."""
 
     def __init__(self, spaces: Mapping[str, np.ndarray], labels: Sequence[int],
                  perplexities: Sequence[float] = (5, 30, 50), seed: int = 0, width: int = 360):
-        if not spaces:
-            raise ValueError("give at least one feature space, e.g. {'pixels': X}")
-        sizes = {name: len(X) for name, X in spaces.items()}
+        from ..hooks import check_count
+        if not isinstance(spaces, Mapping) or not spaces:
+            raise ValueError("give at least one feature space as a dict, e.g. {'pixels': X}")
+        arrays = {name: embed._points(X, f"feature space {name!r}") for name, X in spaces.items()}
+        sizes = {name: len(X) for name, X in arrays.items()}
+        if isinstance(labels, str) or not hasattr(labels, "__len__"):
+            raise TypeError(f"labels must be one class number per point, got {type(labels).__name__}")
         if len(set(sizes.values()) | {len(labels)}) != 1:
             raise ValueError(f"every feature space needs one row per label ({len(labels)}); got {sizes}")
-        self.spaces = {name: np.asarray(X, dtype=np.float64) for name, X in spaces.items()}
-        self.labels = np.asarray(labels)
-        self.perplexities = [float(p) for p in perplexities]
-        self.seed, self.width = seed, width
+        self.spaces = arrays
+        self.labels = embed._labels(labels, len(labels))
+        if isinstance(perplexities, (str, bytes, numbers.Number)) or not hasattr(perplexities, "__iter__"):
+            raise TypeError(f"perplexities must be a list of numbers such as (5, 30, 50), got {perplexities!r}")
+        self.perplexities = [embed._real("perplexity", p) for p in perplexities]
+        if not self.perplexities:
+            raise ValueError("perplexities is empty; give the values the slider offers, e.g. (5, 30, 50)")
+        self.seed, self.width = check_count("seed", seed, 0), check_count("width", width)
         self._embeddings: dict[tuple, np.ndarray] = {}
         self._measures: dict[tuple, dict] = {}
         self._pictures: dict[tuple, np.ndarray] = {}
         self._controls = None
         for name, X in self.spaces.items():
             for p in self.perplexities:
-                Y = embed.tsne(X, p, seed=seed)
+                try:
+                    Y = embed.tsne(X, p, seed=seed)
+                except ValueError as err:
+                    raise ValueError(f"feature space {name!r}, perplexity {p:g}: {err}") from err
                 self._embeddings[name, p] = Y
                 self._measures[name, p] = embed.measure(X, Y, self.labels)
 
