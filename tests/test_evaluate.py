@@ -336,3 +336,176 @@ def test_evaluation_explorer_caches_and_matches_the_library(lite0, chelsea_x):
         explorer.render("chelsea", "grad_cam", "accuracy")
     assert w is explorer.widget
     assert_untouched(lite0, state)
+
+
+# ---------------------------------------------------------------- issue 19: hardening (bugs by number)
+
+def test_randomize_copies_under_the_model_lock():
+    """Bug 2: another call's temporary hook (registered while it holds the model lock) must not
+    be deep-copied into the randomised model."""
+    import threading
+    from vizlab.hooks import model_lock
+    model = tiny_conv()
+    holding, done = threading.Event(), threading.Event()
+
+    def other_call():
+        with model_lock(model):
+            handle = model[0].register_forward_hook(lambda *a: None)
+            holding.set()
+            done.wait(0.5)                        # randomize must wait for the lock meanwhile
+            handle.remove()
+
+    t = threading.Thread(target=other_call)
+    t.start()
+    holding.wait()
+    _, copy = next(ev.randomize(model, ["6"]))
+    done.set()
+    t.join()
+    assert all(not m._forward_hooks for m in copy.modules()), "the copy carries another call's hook"
+
+
+@pytest.mark.parametrize("context", ["no_grad", "inference_mode"])
+def test_sanity_check_works_without_grad_mode(context):
+    """Bug 3 (sanity_check part): the copy and its maps are made outside inference mode."""
+    model, x = tiny_conv(), torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    expected = ev.sanity_check("saliency", model, x, layers=["6", "2"])
+    with (torch.no_grad() if context == "no_grad" else torch.inference_mode()):
+        rows = ev.sanity_check("saliency", model, x, layers=["6", "2"])
+    assert rows == expected
+
+
+def test_partial_boxes_are_clipped_to_the_image():
+    """Bug 4: a box reaching past the edge counts the pixels it covers inside the image (this held
+    before; boxes wholly outside, which did not, are refused: test_bad_inputs_evaluate.py)."""
+    m = torch.zeros(1, 8, 8)
+    m[0, 1, 1] = 1.0
+    x = torch.zeros(1, 1, 8, 8)
+    assert ev.pointing_game(m, None, x, [-3, -3, 2, 2]).tolist() == [1.0]
+    assert ev.pointing_game(m, None, x, [2, -3, 20, 20]).tolist() == [0.0]
+    assert ev.box_mask([-4, -4, 4, 2], (8, 8)).sum() == 8
+    assert float(ev.energy_pointing_game(torch.ones(1, 8, 8), None, x, [-4, -4, 4, 2])) == pytest.approx(8 / 64)
+    assert float(ev.energy_pointing_game(torch.ones(1, 8, 8), None, x, [6, 6, 99, 99])) == pytest.approx(4 / 64)
+
+
+def test_nan_map_is_refused_with_the_method_name():
+    """Bug 6."""
+    def broken(model, x, target=None):
+        return torch.full((len(x), *x.shape[2:]), float("nan"))
+    with pytest.raises(ValueError, match="'broken' holds NaN"):
+        ev.deletion(broken, tiny_conv(), torch.zeros(1, 3, 8, 8), step=0.5)
+
+
+def test_deletion_and_explorer_work_on_digits_cnn():
+    """Bug 8: the black substrate has the input's channel count (digits_cnn takes 1 channel)."""
+    from vizlab import digits as D
+    from vizlab.widgets import EvaluationExplorer
+    model = vz.load("digits_cnn")
+    state = model_state(model)
+    split = D.load_split()
+    x, y = split.x_test[:2], split.y_test[:2]
+    assert torch.equal(ev.substrate(model, x, "black"), torch.zeros_like(x))      # pixels in [0, 1]: black is 0
+    d = ev.deletion("saliency", model, x, step=0.25)
+    assert d.shape == (2, 5) and torch.isfinite(d).all()
+    items = [{"name": f"test {i}", "x": x[i:i + 1], "target": int(y[i]), "label": str(int(y[i])),
+              "boxes": [[4, 4, 28, 28]]} for i in range(2)]
+    explorer = EvaluationExplorer(model, items, methods=["saliency", "grad_cam"], step=0.25)
+    r = explorer.results("test 0", "grad_cam")
+    assert r["pointing game"] in (0.0, 1.0) and 0 <= r["energy pointing game"] <= 1
+    assert explorer.render("test 1", "saliency", "deletion").ndim == 3
+    assert_untouched(model, state)
+    with pytest.raises(ValueError, match="32 px"):
+        ev.annotated_inputs(model)                   # 224 px boxes: a clear error, not wrong boxes
+
+
+def test_step_fraction_and_pixels_unchanged_for_valid_values():
+    """Bug 10 refuses step <= 0, NaN and bools; valid steps count as before."""
+    model = tiny_linear()
+    assert ev.deletion(X4[0], model, X4, 0, step=1.0, substrate=0.0, softmax=False).shape == (1, 5)
+    assert ev.deletion(X4[0], model, X4, 0, step=np.float32(0.5), substrate=0.0, softmax=False).shape == (1, 3)
+    assert ev.deletion(X4[0], model, X4, 0, step=np.int64(4), substrate=0.0, softmax=False).shape == (1, 2)
+
+
+def test_randomize_takes_a_single_layer_name():
+    """Bug 11: one name is one layer, as hooks.layer_list reads it (it used to iterate the string)."""
+    from collections import OrderedDict
+    model = nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 2, 3), pool=nn.AdaptiveAvgPool2d(1), flat=nn.Flatten(),
+                                      fc=nn.Linear(2, 3)))
+    (label, one), = [(n, param_hash(m)) for n, m in ev.randomize(model, "fc")]
+    (_, listed), = [(n, param_hash(m)) for n, m in ev.randomize(model, ["fc"])]
+    assert label == "fc" and one == listed != param_hash(model)
+
+
+def test_identical_constant_maps_are_fully_similar():
+    """Bug 12: two identical constant maps score 1, also in sanity_check's "original" row of a
+    method whose maps are all zero; a constant map against a varying one still scores 0."""
+    a = torch.full((16, 16), 0.25)
+    assert ev.similarity(a, a.clone()) == {"spearman_abs": 1.0, "spearman": 1.0, "ssim": 1.0, "hog": 1.0}
+    assert ev.similarity(torch.zeros(3, 16, 16), torch.zeros(3, 16, 16))["hog"] == 1.0
+    varying = torch.rand(16, 16, generator=torch.Generator().manual_seed(0))
+    assert ev.similarity(a, varying)["spearman_abs"] == 0.0 and ev.similarity(a, varying)["hog"] == 0.0
+    dead = tiny_conv()
+    with torch.no_grad():
+        dead[-1].weight.zero_()                      # logits constant: every gradient is zero
+    rows = ev.sanity_check("saliency", dead, torch.randn(1, 3, 8, 8), 0, layers=["2"])
+    assert rows[0]["layer"] == "original"
+    assert all(rows[0][k] == 1.0 for k in ev.SIMILARITIES)
+
+
+def test_generator_none_is_seed_0_and_leaves_the_global_rng_alone():
+    """Bug 14: random / smoothgrad maps (via explain, deletion, random_map) without a generator
+    are those of a generator seeded with 0, and the global torch RNG is not consumed."""
+    model, x = tiny_conv(), torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(123)
+    rng = torch.get_rng_state()
+    r = ev.explain("random", model, x)
+    assert torch.equal(r, ev.explain("random", model, x, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(ev.random_map(model, x), r)
+    s = ev.explain("smoothgrad", model, x, samples=2)
+    assert torch.equal(s, ev.explain("smoothgrad", model, x, samples=2, generator=torch.Generator().manual_seed(0)))
+    d = ev.deletion("random", model, x, step=0.25)
+    assert torch.equal(d, ev.deletion("random", model, x, step=0.25))
+    ev.insertion("smoothgrad", model, x, step=0.25, samples=2)
+    ev.pointing_game("random", model, x, [0, 0, 4, 4])
+    assert torch.equal(torch.get_rng_state(), rng), "the global RNG was consumed"
+
+
+def test_class_names_are_targets_everywhere():
+    """Bug 16: deletion, insertion and sanity_check resolve class names as the other methods do."""
+    model = vz.load("resnet18", pretrained=False)
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(ev.deletion("saliency", model, x, "tabby", step=0.5),
+                       ev.deletion("saliency", model, x, 281, step=0.5))
+    assert torch.equal(ev.insertion("saliency", model, x, ["tabby"], step=0.5),
+                       ev.insertion("saliency", model, x, [281], step=0.5))
+    assert (ev.sanity_check("saliency", model, x, "tabby", layers="fc") ==
+            ev.sanity_check("saliency", model, x, 281, layers="fc"))
+
+
+def test_box_formats_and_map_formats():
+    """Bugs 26, 27: numpy / tensor boxes, one box for a whole batch, numpy and list maps."""
+    g = torch.Generator().manual_seed(0)
+    maps, x = torch.rand(4, 8, 8, generator=g), torch.zeros(4, 1, 8, 8)
+    box = [2, 2, 6, 6]
+    expected = ev.pointing_game(maps, None, x, [[box]] * 4)
+    assert torch.equal(ev.pointing_game(maps, None, x, box), expected)              # one box for every image
+    assert torch.equal(ev.pointing_game(maps, None, x, np.array(box)), expected)
+    assert torch.equal(ev.pointing_game(maps, None, x, torch.tensor(box)), expected)
+    assert torch.equal(ev.pointing_game(maps, None, x, np.array([box] * 4)), expected)  # one box per image
+    assert torch.equal(ev.pointing_game(maps.numpy(), None, x, box), expected)
+    assert torch.equal(ev.pointing_game(maps[:1].tolist(), None, x[:1], [box, [0, 0, 1, 1]]),
+                       ev.pointing_game(maps[:1], None, x[:1], [[box, [0, 0, 1, 1]]]))
+    assert torch.equal(ev.energy_pointing_game(maps.numpy(), None, x, np.array(box, dtype=np.float32)),
+                       ev.energy_pointing_game(maps, None, x, [[box]] * 4))
+    assert float(ev.auc([1.0, 0.5, 0.0])) == pytest.approx(0.5)
+    assert ev.similarity(maps[0].numpy(), maps[0].tolist())["spearman"] == pytest.approx(1.0)
+
+
+def test_a_constant_map_misses_the_pointing_game():
+    """Design note of issue 19: every pixel of a constant map ties for the maximum; under
+    Quantus' tie rule it would hit any box, so a dead method would win. vizlab scores it a miss."""
+    x = torch.zeros(2, 1, 8, 8)
+    flat = torch.stack([torch.zeros(8, 8), torch.full((8, 8), 0.3)])
+    assert ev.pointing_game(flat, None, x, [0, 0, 8, 8]).tolist() == [0.0, 0.0]
+    ties = torch.zeros(1, 8, 8)
+    ties[0, 0, 0] = ties[0, 5, 5] = 1.0                 # a genuine tie still follows the Quantus rule
+    assert ev.pointing_game(ties, None, x[:1], [4, 4, 8, 8]).tolist() == [1.0]

@@ -115,7 +115,8 @@ class EvaluationExplorer(Explorer):
         from matplotlib.patches import Rectangle
         it, r = self._item(item), self.results(item, method)
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 3.2), dpi=80)
-        photo = data.deprocess(it["x"], self.model)
+        x = it["x"] if it["x"].shape[1] == 3 else it["x"][:, :1].expand(-1, 3, -1, -1)   # grey (digits_cnn): as RGB
+        photo = data.deprocess(x, self.model)
         a1.imshow(plot.blend(photo, plot.normalize(r["map"]), 0.5))
         for x0, y0, x1, y1 in it["boxes"]:
             a1.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="lime", lw=2))
