@@ -219,3 +219,92 @@ def test_errors_that_teach(chelsea_x):
         adv.pgd(net, p, [0, 1])
     with pytest.raises(ValueError, match="2 channels but the pixels have 3"):
         adv.Normalized(nn.Identity(), (0.4, 0.5), (0.5, 0.5))(torch.rand(1, 3, 2, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 19: the contract every entry point keeps
+# --------------------------------------------------------------------------------------------
+
+def _attacks(model, p):
+    """Each attack once, as a dict of results (fooling_image's image and steps)."""
+    fool = adv.fooling_image(model, p, 3, lr=1.0, max_steps=3)
+    return {"fgsm": adv.fgsm(model, p, eps=2 / 255), "fgsm target": adv.fgsm(model, p, eps=2 / 255, target=1),
+            "pgd": adv.pgd(model, p, eps=2 / 255, steps=2, random_start=True),
+            "pgd l2": adv.pgd(model, p, 1, eps=0.5, norm="l2", steps=2), "fool": fool.image, "fool steps": fool.steps}
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_attacks_work_inside_no_grad_and_inference_mode(mode):
+    """Bug 3: the attacks switch gradients on for themselves; the results are those of normal mode."""
+    model = random_resnet18(6)
+    p = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(6))
+    want = _attacks(model, p)
+    before = model_state(model)
+    with (torch.no_grad() if mode == "no_grad" else torch.inference_mode()):
+        got = _attacks(model, p)
+        made_inside = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(7))
+        inside = adv.fgsm(model, made_inside, eps=2 / 255)   # an inference tensor as the input
+    assert_untouched(model, before)
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+    with torch.inference_mode(False):
+        assert torch.equal(inside, adv.fgsm(model, made_inside.clone(), eps=2 / 255))
+
+
+def test_class_names_are_labels_and_targets():
+    """Bug 5: a class name means its index (resolved with the model's names), as in every wave-1 method;
+    an int class index (chapter 10's use) and an int tensor keep working."""
+    model = vz.load("resnet18", pretrained=False)
+    p = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(8))
+    tabby = vz.class_index(model, "tabby")
+    assert torch.equal(adv.fgsm(model, p, "tabby", eps=2 / 255), adv.fgsm(model, p, tabby, eps=2 / 255))
+    assert torch.equal(adv.fgsm(model, p, torch.tensor([tabby]), eps=2 / 255), adv.fgsm(model, p, tabby, eps=2 / 255))
+    assert torch.equal(adv.pgd(model, p, eps=2 / 255, target="goldfish", steps=1),
+                       adv.pgd(model, p, eps=2 / 255, target=vz.class_index(model, "goldfish"), steps=1))
+    a = adv.fooling_image(model, p, "daisy", max_steps=2)
+    b = adv.fooling_image(model, p, vz.class_index(model, "daisy"), max_steps=2)
+    assert torch.equal(a.image, b.image) and torch.equal(a.steps, b.steps)
+
+
+def test_floats_are_not_truncated_to_a_class():
+    """Bug 5: label=3.7 used to attack class 3 silently."""
+    net = adv.Normalized(linear_net(W0, [0.0] * 8))
+    p = torch.full((1, 2, 2, 2), 0.5)
+    for bad in (3.7, 1.0, [0.5], torch.tensor([1.5])):
+        with pytest.raises(TypeError, match="whole-number"):
+            adv.fgsm(net, p, bad, eps=0.1)
+
+
+def test_the_global_rng_is_never_touched_and_none_means_seed_0():
+    """Bug 14: generator=None is a fresh torch.Generator().manual_seed(0); nothing draws from the global RNG."""
+    model = random_resnet18(9)
+    p = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+    state = torch.get_rng_state()
+    default = adv.pgd(model, p, eps=0.03, steps=2, random_start=True)
+    seeded = adv.pgd(model, p, eps=0.03, steps=2, random_start=True, generator=torch.Generator().manual_seed(0))
+    _attacks(model, p)
+    assert torch.equal(torch.get_rng_state(), state), "the global RNG was used"
+    assert torch.equal(default, seeded)
+
+
+def test_budget_in_pixel_units_and_l2_radius():
+    """Bug 7: an L-inf eps above 1 is a unit mistake (8 meant 8/255); an L2 radius may exceed 1."""
+    model = random_resnet18(10)
+    p = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(10))
+    with pytest.raises(ValueError, match="8/255"):
+        adv.pgd(model, p, eps=8, steps=1)
+    out = adv.pgd(model, p, eps=3.0, norm="l2", steps=2)
+    assert float((out - p).flatten(1).norm(dim=1).max()) <= 3.0 * (1 + 1e-5)
+    assert torch.equal(adv.fgsm(model, p, eps=1), adv.fgsm(model, p, eps=1.0))   # eps = 1 is the edge of the range
+
+
+def test_magnify_refuses_a_meaningless_scale():
+    """Bug 29: eps <= 0 gave a binary or inverted picture, a NaN delta a NaN picture."""
+    d = torch.tensor([[-0.1, 0.0, 0.05]])
+    for eps in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="must be > 0"):
+            adv.magnify(d, eps)
+    with pytest.raises(ValueError, match="NaN"):
+        adv.magnify(d * float("nan"))
+    assert torch.allclose(adv.magnify(d, 0.1), torch.tensor([[0.0, 0.5, 0.75]]))
+    assert torch.allclose(adv.magnify(d), torch.tensor([[0.0, 0.5, 0.75]]))

@@ -350,9 +350,9 @@ def fooling_image(model: nn.Module, p: torch.Tensor, target: Label, *, lr: float
         raise ValueError("fooling_image: give the target class (an int or a class name) to make the image into")
     lr = _budget(lr, "fooling_image", "lr", upper=math.inf)
     max_steps = check_count("max_steps", max_steps, 0)
-    adv = p.detach().clone()
-    steps = torch.full((p.shape[0],), -1, dtype=torch.long, device=p.device)
     with eval_mode(model), _gradients_on():
+        adv = p.detach().clone()
+        steps = torch.full((p.shape[0],), -1, dtype=torch.long, device=p.device)
         classes = _labels(net, adv, target, "target")
         for t in range(max_steps + 1):
             leaf = adv.detach().requires_grad_(True)

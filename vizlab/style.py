@@ -207,6 +207,7 @@ def features(model: nn.Module, pixels: torch.Tensor, layers: Union[str, Sequence
     classifier head never runs). The model runs in eval mode for the call."""
     transform = _transform(activation_transform)
     names = _layer_names(layers)
+    _check_model(model)
     pixels = check_input(pixels, model)
     if pixels.shape[1] != 3:
         raise ValueError(f"pixels must be RGB images N x 3 x H x W in [0, 1], got {tuple(pixels.shape)}")
@@ -431,9 +432,16 @@ def _progress(it, enabled: bool, desc: str):
     return tqdm(it, desc=desc, leave=False)
 
 
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module as the model, got {type(model).__name__}"
+                        + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+
+
 def _check_pixels(x: torch.Tensor, what: str, model: nn.Module) -> torch.Tensor:
     """``x`` as one finite float image of pixels ``1 x 3 x H x W`` in [0, 1] that fits ``model``;
     returns the tensor to use (a copy if it was made under ``torch.inference_mode()``)."""
+    _check_model(model)
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[:2] != (1, 3):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{what} must be one image as pixels 1 x 3 x H x W in [0, 1], got {shape}; "

@@ -145,8 +145,8 @@ class AdversarialExplorer(Explorer):
         return [(class_name(self.model, int(i)), float(v)) for v, i in zip(top.values, top.indices)]
 
     def render(self, photo: str, method: str, eps: float) -> np.ndarray:
+        a = self.adversarial(photo, method, eps)   # first: it names an unknown photo
         p = self.pixels[photo]
-        a = self.adversarial(photo, method, eps)
         delta = adv.magnify(a - p, max(float(eps), 1e-6) / 255)
         return _side_by_side(_rgb(p), _rgb(a), _rgb(delta))
 
