@@ -3,38 +3,64 @@
 # make present CHAPTER=06 -- one chapter with Voila: code hidden, explorers live (the [present] extra)
 # make browser -- every chapter in JupyterLab in headless Chromium, every explorer control moved (CI runs it)
 # make student -- the student version of every chapter (nbgrader) in build/student/
+# make portable -- every notebook again on another CPU code path (what another laptop computes); CI runs it
+# make pins -- refresh tests/constraints.txt (the versions make test installs) in a fresh venv, then make test
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 EXTRAS_STAMP  := $(VENV)/.extras-stamp
+# The versions the tests ran with (pip freeze of a [dev,present,browser] venv). make test and CI install with them;
+# make lab and `pip install -e .` (students) stay unpinned. Refresh: make pins.
+PINS := tests/constraints.txt
+# nbval compares text outputs after these substitutions: a number printed as "≈0.69" is approximate (a long
+# optimisation, a t-SNE, an attack); its claim is an assert with a tolerance in the same cell.
+NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Put the venv first on PATH so that notebook kernels started by nbval or JupyterLab use it.
 export PATH := $(abspath $(BIN)):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: test unit notebooks lab bench clean student present browser
+.PHONY: test unit notebooks portable pins lab bench clean student present browser
 
 # Re-install only when pyproject.toml changed since the last install.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(PINS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(PINS) -e ".[dev]"
 	# torch-lucent pins an old torch; without its deps (kornia<=0.4.1, decorator, future in [dev]) it runs on ours
-	$(BIN)/python -m pip install --quiet --no-deps torch-lucent
+	$(BIN)/python -m pip install --quiet -c $(PINS) --no-deps torch-lucent
 	# torchattacks (adversarial parity tests, benchmark) pins requests~=2.25.1, older than jupyterlab-server's;
 	# its real needs (torch, torchvision, numpy, scipy, tqdm) are already installed
 	$(BIN)/python -m pip install --quiet --no-deps torchattacks==3.5.1
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests notebooks --nbval -p no:cacheprovider
+	$(BIN)/python -m pytest -q tests notebooks $(NBVAL) -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests -p no:cacheprovider
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest -q notebooks --nbval -p no:cacheprovider
+	$(BIN)/python -m pytest -q notebooks $(NBVAL) -p no:cacheprovider
+
+# Another laptop computes the last digits of a float differently: PyTorch's portable kernels (no AVX), oneDNN
+# limited to SSE4.1 and MKL to SSE4.2 -- the settings that changed the most digits here (README, Reproducibility).
+# Every saved output must still match (approximate numbers excepted) and every claim's assert hold.
+PORTABLE_ENV := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2
+portable: $(STAMP)
+	env $(PORTABLE_ENV) $(BIN)/python -m pytest -q notebooks $(NBVAL) -p no:cacheprovider
+
+# Fresh venv without pins -> newest versions the caps allow -> tests/constraints.txt -> make test with them.
+pins:
+	rm -rf build/pins-venv && $(PYTHON) -m venv build/pins-venv
+	build/pins-venv/bin/python -m pip install --quiet --upgrade pip
+	build/pins-venv/bin/python -m pip install --quiet -e ".[dev,present,browser]"
+	build/pins-venv/bin/python -m pip install --quiet --no-deps torch-lucent torchattacks==3.5.1
+	{ echo "# pip constraints: the versions make test and CI install (written by make pins on $$(date +%F))"; \
+	  build/pins-venv/bin/python -m pip freeze --exclude-editable | grep -v -i '^vizlab'; } > $(PINS)
+	rm -rf build/pins-venv
+	$(MAKE) clean test
 
 # Students who only read the chapters need the runtime dependencies, not the test references.
 $(RUNTIME_STAMP): pyproject.toml
@@ -50,7 +76,7 @@ lab: $(RUNTIME_STAMP)
 
 # Voila and playwright, in the same environment as the kernel.
 $(EXTRAS_STAMP): pyproject.toml $(RUNTIME_STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[present,browser]"
+	$(BIN)/python -m pip install --quiet -c $(PINS) -e ".[present,browser]"
 	@touch $(EXTRAS_STAMP)
 
 CHAPTER ?= 06
