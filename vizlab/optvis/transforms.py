@@ -47,13 +47,12 @@ def _number(name: str, value, minimum: Optional[float] = None, above: bool = Fal
 
 def _numbers(name: str, values, example: str, minimum: Optional[float] = None) -> list:
     """A non-empty list of finite numbers (each > ``minimum`` if given)."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) and not hasattr(values, "__iter__"):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name} must be a list of numbers such as {example}, got {type(values).__name__}")
     values = list(values)
     if not values:
         raise ValueError(f"{name} needs at least one value to draw from, e.g. {example}")
-    return [_number(f"each of {name}", v, minimum, above=True) if minimum is not None else _number(f"each of {name}", v)
-            for v in values]
+    return [_number(f"each of {name}", v, minimum, above=True) for v in values]
 
 
 class Transform:
@@ -228,5 +227,5 @@ def standard(scale: float = 1.0) -> list:
             random_rotate(list(range(-10, 11)) + 5 * [0]), jitter(s(4))]
 
 
-__all__ = ["Transform", "pad", "jitter", "shift_crop", "random_scale", "random_rotate", "rotate", "blur", "gaussian_blur",
-           "gaussian_kernel", "resize", "compose", "standard", "as_list"]
+__all__ = ["Transform", "pad", "jitter", "shift_crop", "random_scale", "random_rotate", "rotate", "blur",
+           "gaussian_blur", "gaussian_kernel", "resize", "compose", "standard", "as_list"]
