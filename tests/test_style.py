@@ -299,3 +299,101 @@ def test_judge_network_is_seeded_and_leaves_the_global_rng():
     assert torch.equal(torch.random.get_rng_state(), rng)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert all(layer in dict(a.named_modules()) for layer in st.JUDGE_LAYERS)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 19: the contract every entry point keeps
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_transfer_works_inside_no_grad_and_inference_mode(mode, optimizer):
+    """Bug 3: transfer switches gradients on for itself (the Adam path used to fail); same result."""
+    net = tiny_net().eval()
+    before = model_state(net)
+    want = st.transfer(photo(0), photo(1), net, "4", ["2", "4"], steps=3, optimizer=optimizer, progress=False)
+    with (torch.no_grad() if mode == "no_grad" else torch.inference_mode()):
+        got = st.transfer(photo(0), photo(1), net, "4", ["2", "4"], steps=3, optimizer=optimizer, progress=False)
+    assert_untouched(net, before)
+    assert torch.equal(got[0], want[0]) and got[1] == want[1]
+
+
+def test_a_single_layer_name_is_one_layer():
+    """Bug 11: style_layers="2" used to be iterated letter by letter (here: the same as ["2"] by luck of a
+    one-letter name; "layer1" gave "no layer called 'l'")."""
+    net = tiny_net().eval()
+    a = st.transfer(photo(0), photo(1), net, "4", "2", steps=2, progress=False)
+    b = st.transfer(photo(0), photo(1), net, "4", ["2"], steps=2, progress=False)
+    assert torch.equal(a[0], b[0]) and a[1] == b[1]
+    named = nn.Sequential()
+    named.add_module("conv", nn.Conv2d(3, 4, 3, padding=1))
+    named.add_module("relu", nn.ReLU())
+    named.add_module("later", nn.Conv2d(4, 4, 3, padding=1))
+    named.eval()
+    assert st.style_distance(photo(0), photo(1), named, "relu") == st.style_distance(photo(0), photo(1), named,
+                                                                                     ["relu"])
+    img, hist = st.transfer(photo(0), photo(1), named, None, "relu", steps=1, progress=False)
+    assert len(hist["style"]) == 1
+    assert len(st.features(named, photo(0), "later")) == 1
+
+
+def test_noise_init_without_a_generator_is_seed_0_and_leaves_the_global_rng():
+    """Bug 14: generator=None is torch.Generator().manual_seed(0); the global RNG is not drawn from."""
+    net = tiny_net().eval()
+    state = torch.get_rng_state()
+    for optimizer in ("lbfgs", "adam"):
+        a = st.transfer(photo(0), photo(1), net, None, ["2", "4"], steps=2, init="noise", optimizer=optimizer,
+                        progress=False)[0]
+        assert torch.equal(torch.get_rng_state(), state), f"the global RNG was used ({optimizer})"
+        b = st.transfer(photo(0), photo(1), net, None, ["2", "4"], steps=2, init="noise", optimizer=optimizer,
+                        generator=torch.Generator().manual_seed(0), progress=False)[0]
+        assert torch.equal(a, b)
+
+
+def test_nan_pixels_are_refused_not_propagated():
+    """Bug 9: NaN passed the [0, 1] check (NaN < 0 and NaN > 1 are both False) and gave a NaN image."""
+    net = tiny_net().eval()
+    c = photo(0)
+    c[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="content: the input holds NaN"):
+        st.transfer(c, photo(1), net, "4", ["2"], steps=1, progress=False)
+    with pytest.raises(ValueError, match="image: the input holds NaN"):
+        st.style_distance(c, c, net, ["2"])
+
+
+def test_all_zero_style_features_are_refused_not_weighted_1e29():
+    """Bug 23: the relative weight divided by clamp_min(1e-30); relative=False still runs."""
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU()).eval()
+    mean = torch.tensor(vz.models.IMAGENET_MEAN).view(1, 3, 1, 1).expand(1, 3, 16, 16).contiguous()
+    with pytest.raises(ValueError, match="all zero"):
+        st.style_distance(photo(0), mean, net, ["1"])
+    with pytest.raises(ValueError, match="relative=False"):
+        st.transfer(photo(0), mean, net, None, ["1"], steps=1, progress=False)
+    _, hist = st.transfer(photo(0), mean, net, None, ["1"], steps=1, relative=False, progress=False)
+    assert hist["style"][0] > 0
+
+
+def test_activation_entropy_of_one_entry_is_zero():
+    """Bug 28: log M = 0 for M = 1 gave 0/0 = NaN; one entry carries everything: entropy 0."""
+    assert st.activation_entropy(torch.ones(1, 1, 1, 1)).tolist() == [0.0]
+    assert st.activation_entropy(torch.zeros(2, 1, 1, 1)).tolist() == [0.0, 0.0]
+    assert st.activation_entropy(torch.zeros(1, 2, 2, 2)).item() == 0.0
+
+
+def test_style_layers_that_never_run_or_are_flat_get_a_clear_error():
+    """Bug 22: a bare KeyError, or 'not enough values to unpack' for a 2-D layer."""
+    net = tiny_net().eval()
+    with pytest.raises(ValueError, match="not features N x C x H x W"):
+        st.transfer(photo(0), photo(1), net, "4", ["2", "7"], steps=1, progress=False)
+
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.extra = tiny_net(), nn.Conv2d(8, 8, 1)   # extra is registered but never called
+
+        def forward(self, x):
+            return self.net(x)
+    with pytest.raises(ValueError, match="were not called in the forward pass"):
+        st.transfer(photo(0), photo(1), Unused().eval(), "net.4", ["extra"], steps=1, progress=False)
+    with pytest.raises(ValueError, match="were not called in the forward pass"):
+        st.style_distance(photo(0), photo(1), Unused().eval(), ["net.2", "extra"])
