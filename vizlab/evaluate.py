@@ -286,6 +286,7 @@ def randomize(model: nn.Module, layers: Optional[Sequence[Union[str, Sequence[st
     layer must hold parameters. The copy yielded in cascading mode is re-used (and changed) by the
     next step: use it before asking for the next one.
     """
+    _need_model(model, "randomize")
     if mode not in ("cascading", "independent"):
         raise ValueError(f"mode must be 'cascading' or 'independent', not {mode!r}")
     from .models import find_layer
@@ -565,8 +566,9 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, saliency_map: torch.Te
 
 def _need_model(model, what: str) -> None:
     if not isinstance(model, nn.Module):
+        hint = "; load it first: vizlab.load(name)" if isinstance(model, str) else ""
         raise TypeError(f"{what} runs the model: pass it (an nn.Module, e.g. vizlab.load()), got "
-                        f"{type(model).__name__}" + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+                        f"{type(model).__name__}{hint}")
 
 
 def _one_target(model: nn.Module, x: torch.Tensor, target: _targets.Target) -> list[int]:
@@ -747,7 +749,7 @@ def energy_pointing_game(method: MethodLike, model: nn.Module, x: torch.Tensor, 
                          **options) -> torch.Tensor:
     """Energy-based pointing game (Wang et al. 2020, Score-CAM Sec. 5.2): the share of the map's
     energy inside the box(es), ``sum_{ij in box} m_ij / sum_ij m_ij``, on the map with negative
-    values set to 0. A uniform map scores the box's area fraction. One value per image."""
+    values set to 0. A uniform map scores the box's area fraction, an all-zero map 0. One value per image."""
     x = check_input(x, model)
     masks = _masks(boxes, len(x), tuple(x.shape[-2:]), 0, x.device)
     maps = _maps_for(method, model, x, target, generator, options).clamp(min=0)
