@@ -389,6 +389,8 @@ def _energy(t: torch.Tensor, what: str, why: str = "relative=True cannot scale i
 
 
 def _finite(value, name: str) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype == torch.bool:
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number (or one per style layer for style_weights), got {value!r}")
     return float(value)
