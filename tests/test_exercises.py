@@ -54,3 +54,38 @@ def test_tuple_results_compared_elementwise():
     exercises.check("pair", lambda a, b: (a @ b, a.sum()), ref, CASES)
     with pytest.raises(AssertionError, match="value 2"):
         exercises.check("pair", lambda a, b: (a @ b, a.sum() + 1), ref, CASES)
+
+
+def _double(x):
+    return x * 2
+
+
+DOUBLE_CASES = [(torch.ones(3),), (torch.arange(4.0),)]
+
+
+@pytest.mark.parametrize("odd, phrase", [
+    (lambda x: {"a": x}, "dict"),
+    (lambda x: "x * 2", "string"),
+    (lambda x: (x * 3).to_sparse(), "relative error"),
+    (lambda x: [t.requires_grad_() * 3 for t in x.clone()], "relative error"),
+    (lambda x: (x * 2).to(torch.complex64) + 1j, "imaginary"),
+    (lambda x: [[1.0], [1.0, 2.0]], "cannot be read as numbers"),
+    (lambda x: object(), "object"),
+])
+def test_odd_answers_fail_with_the_hint_never_a_traceback(odd, phrase):
+    """Issue 19, bug 24: whatever a student returns, the check fails with an AssertionError that
+    gives the hint; a complex answer with an imaginary part fails instead of being cut to its real part."""
+    with pytest.raises(AssertionError, match=phrase) as info:
+        exercises.check("double", odd, _double, DOUBLE_CASES, hint="multiply by 2")
+    assert "Hint: multiply by 2" in str(info.value)
+
+
+@pytest.mark.parametrize("right", [
+    lambda x: (x * 2).to_sparse(),
+    lambda x: [t.requires_grad_() * 2 for t in x.clone()],
+    lambda x: (x * 2).to(torch.complex64),
+    lambda x: (x * 2).numpy().tolist(),
+], ids=["sparse", "list of tensors requiring grad", "complex with zero imaginary part", "list"])
+def test_right_values_in_another_container_pass(right, capsys):
+    exercises.check("double", right, _double, DOUBLE_CASES)
+    assert "double: passed (2 cases)" in capsys.readouterr().out

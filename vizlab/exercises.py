@@ -17,6 +17,7 @@ no points) with what differs and a hint when one does not.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -25,10 +26,47 @@ import torch
 __all__ = ["rel_error", "check", "check_value"]
 
 
-def _as_array(value: Any) -> np.ndarray:
+def _numpy(value: Any) -> np.ndarray:
+    """``value`` as a numpy array, keeping its dtype: tensors detached (also inside lists), sparse
+    tensors made dense, complex kept complex."""
     if isinstance(value, torch.Tensor):
+        t = value.detach()
+        if t.layout != torch.strided:
+            t = t.to_dense()
+        return t.cpu().resolve_conj().resolve_neg().numpy()
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (torch.Tensor, list, tuple)) for v in value):
+        return np.asarray([_numpy(v) for v in value])
+    return np.asarray(value)
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_complex():
         return value.detach().cpu().double().numpy()
-    return np.asarray(value, dtype=np.float64)
+    return np.asarray(_numpy(value), dtype=np.float64)
+
+
+def _student_array(name: str, label: str, got: Any, tip: str) -> np.ndarray:
+    """What the student returned, as float64 numbers -- or an AssertionError with the hint saying
+    what came back instead (a dict, a string, a complex number...), never a raw TypeError."""
+    def wrong(what: str) -> AssertionError:
+        return AssertionError(f"{name}: {label} is {what}; expected numbers, a tensor or array like the "
+                              f"reference's.{tip}")
+    if isinstance(got, (str, bytes)):
+        raise wrong(f"a string ({str(got)[:40]!r})")
+    if isinstance(got, Mapping):
+        raise wrong(f"a {type(got).__name__} with keys {list(got)[:5]}")
+    try:
+        a = _numpy(got)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise wrong(f"a {type(got).__name__} that cannot be read as numbers ({str(err).splitlines()[0][:80]})") from None
+    if a.dtype.kind == "c":
+        if np.any(a.imag != 0):
+            raise AssertionError(f"{name}: {label} is complex, with a non-zero imaginary part; the answer is "
+                                 f"real.{tip}")
+        a = a.real
+    if a.dtype.kind not in "biuf":
+        raise wrong(f"a {type(got).__name__} of {a.dtype} values")
+    return a.astype(np.float64)
 
 
 def rel_error(a: Any, b: Any) -> float:
@@ -46,7 +84,7 @@ def _compare(name: str, label: str, got: Any, want: Any, rtol: float, hint: str)
     tip = f" Hint: {hint}" if hint else ""
     if got is None:
         raise AssertionError(f"{name}: {label} returned None -- did you forget `return`?{tip}")
-    got_a, want_a = _as_array(got), _as_array(want)
+    got_a, want_a = _student_array(name, label, got, tip), _as_array(want)
     if got_a.shape != want_a.shape:
         raise AssertionError(f"{name}: {label} has shape {tuple(got_a.shape)}, "
                              f"expected {tuple(want_a.shape)}.{tip}")
