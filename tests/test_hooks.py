@@ -165,3 +165,24 @@ def test_run_model_translates_size_errors_and_chains_them(model, x, phrase):
         hooks.run_model(model.eval(), torch.zeros(x))
     assert phrase in str(info.value)
     assert isinstance(info.value.__cause__, RuntimeError) and phrase in str(info.value.__cause__)
+
+
+def test_generator_none_is_seed_0_everywhere_and_the_global_rng_is_untouched():
+    """One meaning of generator=None across the families (issue 19): a fresh seed-0 generator, never the global
+    RNG -- SmoothGrad and IG's noise baseline drew from the global RNG before."""
+    from vizlab import attribution as A
+    from vizlab.hooks import check_generator
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(4, 3)).eval()
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    lite0 = vz.load("efficientnet_lite0", pretrained=False)          # baseline_for reads its mean/std
+    state = torch.get_rng_state()
+    a = A.smoothgrad(A.saliency, net, x, 0, samples=3)
+    base = A.baseline_for(lite0, x, "noise")
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(a, A.smoothgrad(A.saliency, net, x, 0, samples=3, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(base, A.baseline_for(lite0, x, "noise", torch.Generator().manual_seed(0)))
+    assert torch.equal(check_generator(None).get_state(), torch.Generator().manual_seed(0).get_state())
+    with pytest.raises(TypeError, match="torch.Generator"):
+        check_generator(0)

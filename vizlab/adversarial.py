@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import targets as _targets
-from .hooks import check_count, check_input, eval_mode, run_model
+from .hooks import check_count, check_generator, check_input, eval_mode, run_model
 from .models import info
 
 Label = Union[None, int, str, Sequence[int], Sequence[str], torch.Tensor]
@@ -308,16 +308,13 @@ def pgd(model: nn.Module, p: torch.Tensor, label: Label = None, eps: float = 2 /
     net, p, eps = _prepare(model, p, label, target, eps, "pgd", norm)
     steps = check_count("steps", steps)
     step = 2.5 * eps / steps if step is None else _budget(step, "pgd", "step", upper=math.inf)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"pgd: generator must be a torch.Generator (or None for a seed-0 one), got "
-                        f"{type(generator).__name__}")
+    generator = check_generator(generator)
     p = p.detach()
     with eval_mode(model), _gradients_on():
         direction, classes = _direction(net, p, label, target)
         adv = p.clone()
         if random_start:
-            gen = generator if generator is not None else torch.Generator().manual_seed(0)
-            adv = _random_start(p, eps, norm, gen)
+            adv = _random_start(p, eps, norm, generator)
         for _ in range(steps):
             grad = loss_gradient(net, adv, classes)
             if norm == "linf":

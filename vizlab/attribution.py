@@ -38,7 +38,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from . import targets as _targets
-from .hooks import check_count, check_input, eval_mode, forward_hooks, run_model, unwrap
+from .hooks import check_count, check_generator, check_input, eval_mode, forward_hooks, run_model, unwrap
 from .models import find_layer, info
 
 Target = _targets.Target
@@ -385,7 +385,8 @@ def noisy_attributions(method: Callable, model: nn.Module, x: torch.Tensor, targ
     rows = [(s, i) for s in range(samples) for i in range(n)]   # sample-major, like the noise
     noisy: dict[int, torch.Tensor] = {}                         # sample -> noisy copies of all images
     drawn = 0
-    where = generator.device if generator is not None else x.device
+    generator = check_generator(generator)                     # None: seed 0, never the global RNG
+    where = generator.device
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
         while drawn <= chunk[-1][0]:                            # draw whole samples, in order
@@ -518,8 +519,8 @@ def baseline_for(model: nn.Module, x: torch.Tensor, baseline: Union[str, float, 
     if baseline == "black":
         return ((0 - mean) / std).expand_as(x).clone()
     if baseline == "noise":
-        where = generator.device if generator is not None else x.device
-        pixels = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=where).to(x.device)
+        generator = check_generator(generator)                 # None: seed 0, never the global RNG
+        pixels = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
         return (pixels - mean) / std
     if baseline == "blur":
         if isinstance(blur_sigma, bool) or not isinstance(blur_sigma, numbers.Real) or not blur_sigma > 0 \

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import targets as _targets
-from .hooks import capture, check_count, check_input, eval_mode, layer_list, run_model, unwrap
+from .hooks import capture, check_count, check_generator, check_input, eval_mode, layer_list, run_model, unwrap
 from .models import default_cam_layer, find_layer
 
 Layer = Union[None, str, Sequence[str]]
@@ -335,7 +335,7 @@ def smooth_grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Targe
     n_samples, batch_size = check_count("n_samples", n_samples), check_count("batch_size", batch_size)
     if isinstance(std, bool) or not isinstance(std, (int, float)) or not math.isfinite(std) or std < 0:
         raise ValueError(f"std is the noise level in input units: a finite number >= 0, got {std!r}")
-    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    gen = check_generator(generator)
     rescale = bool(options.get("normalize", False))
 
     def rule(d: LayerData) -> torch.Tensor:

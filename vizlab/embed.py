@@ -338,16 +338,14 @@ def gaussian_blobs(n: int = 100, dim: int = 50, sigmas: Sequence[float] = (1.0, 
     """``n`` points per blob in ``dim`` dimensions, blob ``b`` Gaussian with standard deviation
     ``sigmas[b]`` around ``centres[b]`` (default: 0 and 100 along the first axis). Returns
     ``(X [n * blobs, dim], labels)``; randomness only from ``generator`` (None: seed 0)."""
-    from .hooks import check_count
+    from .hooks import check_count, check_generator
     n, dim = check_count("n", n), check_count("dim", dim)
     if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) and not isinstance(sigmas, np.ndarray):
         raise TypeError(f"sigmas must be a list of standard deviations, one per blob, got {type(sigmas).__name__}")
     if len(sigmas) == 0:
         raise ValueError("sigmas is empty; give one standard deviation per blob, e.g. sigmas=(1.0, 10.0)")
     sigmas = [_real(f"sigmas[{b}]", s, 0.0) for b, s in enumerate(sigmas)]
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator (or None for seed 0), got {type(generator).__name__}")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = check_generator(generator)
     if centres is None:
         centres = np.zeros((len(sigmas), dim))
         centres[:, 0] = 100.0 * np.arange(len(sigmas))

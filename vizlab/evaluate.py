@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import targets as _targets
-from .hooks import check_count, check_input, eval_mode, layer_list, model_lock, run_model
+from .hooks import check_count, check_generator, check_input, eval_mode, layer_list, model_lock, run_model
 
 MethodLike = Union[str, Callable[..., torch.Tensor], torch.Tensor]
 Box = Sequence[float]   # (x0, y0, x1, y1) in pixels of the model input; x1, y1 exclusive
@@ -50,14 +50,6 @@ Box = Sequence[float]   # (x0, y0, x1, y1) in pixels of the model input; x1, y1 
 # Methods by name, and the two baselines that say what "good" means
 # --------------------------------------------------------------------------------------------
 
-def _generator(generator: Optional[torch.Generator]) -> torch.Generator:
-    """``generator``, or a fresh one seeded with 0 for ``None`` (never the global random state)."""
-    if generator is None:
-        return torch.Generator().manual_seed(0)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
-                        f"got {type(generator).__name__} {generator!r}")
-    return generator
 
 
 def random_map(model: nn.Module, x: torch.Tensor, target=None, *,
@@ -65,7 +57,7 @@ def random_map(model: nn.Module, x: torch.Tensor, target=None, *,
     """Baseline: uniform noise ``[N, H, W]`` -- a map that knows nothing. The noise comes from
     ``generator`` (default: a fresh one seeded with 0)."""
     n, _, h, w = check_input(x).shape
-    return torch.rand((n, h, w), generator=_generator(generator), dtype=x.dtype).to(x.device)
+    return torch.rand((n, h, w), generator=check_generator(generator), dtype=x.dtype).to(x.device)
 
 
 def centre_map(model: nn.Module, x: torch.Tensor, target=None, *, sigma: float = 0.25) -> torch.Tensor:
@@ -169,7 +161,7 @@ def explain(method: MethodLike, model: nn.Module, x: torch.Tensor, target: _targ
             raise TypeError(f"method {method_label(method)!r} needs the model (got None); pass the network "
                             "whose decision it explains, e.g. vizlab.load()")
         if _accepts(fn, "generator"):
-            options = {**options, "generator": _generator(generator)}
+            options = {**options, "generator": check_generator(generator)}
         out = fn(model, x, target, **options)
     if not isinstance(out, torch.Tensor) or out.ndim not in (3, 4) or out.shape[0] != x.shape[0] \
             or tuple(out.shape[-2:]) != tuple(x.shape[-2:]):
@@ -220,7 +212,7 @@ def _layer_seeds(n: int, generator: Union[None, int, torch.Generator]) -> list[i
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, an int seed used for every layer, or None "
                         f"(a generator seeded with 0), got {type(generator).__name__} {generator!r}")
-    return [int(s) for s in torch.randint(0, 2 ** 62, (n,), generator=_generator(generator))]
+    return [int(s) for s in torch.randint(0, 2 ** 62, (n,), generator=check_generator(generator))]
 
 
 def reset_layer(module: nn.Module, seed: int) -> None:

@@ -172,6 +172,18 @@ def check_input(x: torch.Tensor, model: Optional[nn.Module] = None) -> torch.Ten
     return x
 
 
+def check_generator(generator: Optional[torch.Generator]) -> torch.Generator:
+    """The one meaning of ``generator=`` in vizlab: the ``torch.Generator`` given, or for ``None`` a fresh one seeded
+    with 0 -- so a call without a generator gives the same result every time and never draws from (or advances)
+    the global random state that ``torch.manual_seed`` sets."""
+    if generator is None:
+        return torch.Generator().manual_seed(0)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+                        f"got {type(generator).__name__} {generator!r}")
+    return generator
+
+
 def check_count(name: str, value, minimum: int = 1) -> int:
     """A count option (batch size, steps, samples, k) must be an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from . import models as _models
-from .hooks import check_count, check_input, eval_mode, forward_hooks, preserve_state, run_model
+from .hooks import check_count, check_generator, check_input, eval_mode, forward_hooks, preserve_state, run_model
 from .optvis import param as P
 from .optvis.objectives import Objective
 from .optvis.render import forward_objective, render
@@ -320,8 +320,7 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
         raise ValueError(f"init must be 'content' or 'noise', got {init!r}")
     steps = check_count("steps", steps)
     lr = None if lr is None else _positive(lr, "lr")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator (or None for a seed-0 one), got {type(generator).__name__}")
+    generator = check_generator(generator)
     if content_layer is None and style_layers is None:
         content_layer, style_layers = default_layers(model)
     if content_layer is not None and not isinstance(content_layer, str):
@@ -335,7 +334,6 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
     tv_weight, content_weight = _finite(tv_weight, "tv_weight"), _finite(content_weight, "content_weight")
     if content_layer is None and not style_layers:
         raise ValueError("give a content_layer, style_layers or both")
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
     history: dict = {"loss": [], "content": [], "style": [], "tv": []}
     record: dict = {}
     # gradients for the pixels whatever the caller's mode (torch.no_grad(), torch.inference_mode())

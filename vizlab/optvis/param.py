@@ -32,7 +32,7 @@ from typing import Optional
 
 import torch
 
-from ..hooks import check_count, check_input
+from ..hooks import check_count, check_generator, check_input
 
 # Lucid's square root of the ImageNet colour covariance (rows: R, G, B).
 COLOR_CORRELATION = torch.tensor([[0.26, 0.09, 0.02],
@@ -88,14 +88,6 @@ def _finite(name: str, value, minimum: Optional[float] = None) -> float:
     return float(value)
 
 
-def _generator(generator: Optional[torch.Generator]) -> torch.Generator:
-    """``generator``, or for None a fresh ``torch.Generator().manual_seed(0)`` (never the global RNG)."""
-    if generator is None:
-        return torch.Generator().manual_seed(0)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
-                        f"got {type(generator).__name__}")
-    return generator
 
 
 def check_pixels(x: torch.Tensor, name: str = "images") -> torch.Tensor:
@@ -171,7 +163,7 @@ def pixels(size: int, width: Optional[int] = None, *, batch: int = 1, sd: float 
     sd = _finite("sd (the starting noise's standard deviation)", sd, 0)
     if valid == "clip" and decorrelate:
         raise ValueError("valid='clip' projects the pixels themselves; use it with decorrelate=False")
-    generator = _generator(generator)
+    generator = check_generator(generator)
     with torch.inference_mode(False):  # a parameter must be able to take part in autograd
         t = torch.randn(batch, 3, size, width, generator=generator, dtype=dtype) * sd
         if valid in ("clip", None):
@@ -205,7 +197,7 @@ def fft(size: int, width: Optional[int] = None, *, batch: int = 1, sd: float = 0
     shape = (batch, 3, size, width // 2 + 1, 2)
     with torch.inference_mode(False):  # a parameter must be able to take part in autograd
         if spectrum is None:
-            spectrum = torch.randn(*shape, generator=_generator(generator)) * sd
+            spectrum = torch.randn(*shape, generator=check_generator(generator)) * sd
         elif not isinstance(spectrum, torch.Tensor) or tuple(spectrum.shape) != shape:
             got = tuple(spectrum.shape) if isinstance(spectrum, torch.Tensor) else type(spectrum).__name__
             raise ValueError(f"spectrum must have shape {shape}, got {got}")

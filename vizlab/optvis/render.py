@@ -247,7 +247,7 @@ def render(model: nn.Module, objective, param: Optional[P.ImageParam] = None, tr
     objective = obj.as_objective(objective)
     if post_step is not None and not callable(post_step):
         raise TypeError(f"post_step must be a function (i, param) -> None, got {type(post_step).__name__}")
-    generator = P._generator(generator)
+    generator = _hooks.check_generator(generator)
     transform = _as_transform(transforms)
     from tqdm.auto import tqdm
     with torch.inference_mode(False), torch.enable_grad():   # gradients whatever the caller's grad mode
@@ -335,7 +335,7 @@ def invert(model: nn.Module, x: torch.Tensor, layer: str, *, steps: int = 200, l
     _hooks.check_count("steps", steps, 0)
     _check_lr(lr)
     tv_weight, l2_weight = _weight("tv_weight", tv_weight), _weight("l2_weight", l2_weight)
-    generator = P._generator(generator)
+    generator = _hooks.check_generator(generator)
     with _hooks.model_lock(model):
         target = _hooks.capture(model, x, layer).activations[layer]
         if param is None:

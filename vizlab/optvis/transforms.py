@@ -20,20 +20,13 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..hooks import check_count
+from ..hooks import check_count, check_generator
 
 
-def _generator(generator: Optional[torch.Generator]) -> torch.Generator:
-    if generator is None:
-        return torch.Generator().manual_seed(0)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
-                        f"got {type(generator).__name__}")
-    return generator
 
 
 def _choice(options: Sequence, generator: Optional[torch.Generator]):
-    return options[int(torch.randint(len(options), (1,), generator=_generator(generator)))]
+    return options[int(torch.randint(len(options), (1,), generator=check_generator(generator)))]
 
 
 def _number(name: str, value, minimum: Optional[float] = None, above: bool = False) -> float:
@@ -100,7 +93,7 @@ class jitter(Transform):
             raise ValueError(f"jitter({self.d}) crops {self.d - 1} pixels off an image of {h} x {w} "
                              "(after the transforms before it): use a smaller d, e.g. standard(size / 224), "
                              "or a larger image")
-        dx, dy = (int(v) for v in torch.randint(self.d, (2,), generator=_generator(generator)))
+        dx, dy = (int(v) for v in torch.randint(self.d, (2,), generator=check_generator(generator)))
         return shift_crop(x, self.d, dx, dy)
 
 
@@ -198,7 +191,7 @@ class compose(Transform):
         self.transforms = as_list(transforms)
 
     def __call__(self, x, generator=None):
-        generator = _generator(generator)  # one generator for the whole chain
+        generator = check_generator(generator)  # one generator for the whole chain
         for t in self.transforms:
             x = t(x, generator)
         return x
