@@ -85,3 +85,35 @@ def assert_untouched(model: torch.nn.Module, before: dict) -> None:
     assert all(g is None for g in after["grads"]), "a parameter .grad was created"
     for k, v in before["params"].items():
         assert torch.equal(model.state_dict()[k], v), f"{k} changed"
+
+
+# --------------------------------------------------------------------------------------------
+# The bad-input tables (tests/test_bad_inputs*.py): one tiny net, one model that returns a tuple, one check
+# --------------------------------------------------------------------------------------------
+
+def tiny(act: type = torch.nn.ReLU, channels: int = 3, classes: int = 5) -> torch.nn.Module:
+    """conv -> act -> conv -> act -> GAP -> linear, random weights (seed 0; the global RNG is left alone)."""
+    nn = torch.nn
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), act(), nn.Conv2d(4, 4, 3, padding=1), act(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, classes)).eval()
+
+
+class TupleOut(torch.nn.Module):
+    """A classifier whose forward returns (logits, input): vizlab needs a logits tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = tiny()
+
+    def forward(self, x):
+        return self.net(x), x
+
+
+def assert_clear_error(cases: dict, case: str) -> None:
+    """Run one row of a table ``case -> (call, error type, phrase the message must contain)``."""
+    call, kind, phrase = cases[case]
+    with pytest.raises(kind) as info:
+        call()
+    assert phrase in str(info.value), f"{case}: {info.value}"

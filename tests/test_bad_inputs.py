@@ -13,22 +13,7 @@ from torch import nn
 import vizlab as vz
 from vizlab import attribution as A
 from vizlab import cam as C
-
-
-def tiny(act: type = nn.ReLU, channels: int = 3, classes: int = 5) -> nn.Module:
-    """conv -> act -> conv -> act -> GAP -> linear, random weights (seeded)."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), act(), nn.Conv2d(4, 4, 3, padding=1), act(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, classes)).eval()
-
-
-class TupleOut(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = tiny()
-
-    def forward(self, x):
-        return self.net(x), x
+from conftest import TupleOut, assert_clear_error, tiny
 
 
 M = tiny()
@@ -120,7 +105,4 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_gets_a_clear_error(case):
-    call, kind, phrase = CASES[case]
-    with pytest.raises(kind) as info:
-        call()
-    assert phrase in str(info.value), f"{case}: {info.value}"
+    assert_clear_error(CASES, case)

@@ -17,25 +17,9 @@ from vizlab import adversarial as adv
 from vizlab import style as st
 from vizlab.widgets.adversarial import AdversarialExplorer
 from vizlab.widgets.style import StyleExplorer
+from conftest import TupleOut, assert_clear_error, tiny
 
 NAN, INF = float("nan"), float("inf")
-
-
-def tiny(classes: int = 5) -> nn.Module:
-    """conv -> ReLU -> conv -> ReLU -> GAP -> linear, random weights (seeded, global RNG untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, classes)).eval()
-
-
-class TupleOut(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = tiny()
-
-    def forward(self, x):
-        return self.net(x), x
 
 
 class Unused(nn.Module):
@@ -221,7 +205,4 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_gets_a_clear_error(case):
-    call, kind, phrase = CASES[case]
-    with pytest.raises(kind) as info:
-        call()
-    assert phrase in str(info.value), f"{case}: {info.value}"
+    assert_clear_error(CASES, case)

@@ -12,22 +12,7 @@ import torch
 from torch import nn
 
 from vizlab import evaluate as ev
-
-
-def tiny(channels: int = 3, classes: int = 5) -> nn.Module:
-    """conv -> ReLU -> conv -> ReLU -> GAP -> linear, random weights (seeded)."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, classes)).eval()
-
-
-class TupleOut(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = tiny()
-
-    def forward(self, x):
-        return self.net(x), x
+from conftest import TupleOut, assert_clear_error, tiny
 
 
 def tiny_pooled() -> nn.Module:
@@ -163,7 +148,4 @@ def _resnet():
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_gets_a_clear_error(case):
-    call, kind, phrase = CASES[case]
-    with pytest.raises(kind) as info:
-        call()
-    assert phrase in str(info.value), f"{case}: {info.value}"
+    assert_clear_error(CASES, case)

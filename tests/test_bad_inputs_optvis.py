@@ -16,13 +16,7 @@ from vizlab.optvis import objectives as O
 from vizlab.optvis import param as P
 from vizlab.optvis import transforms as T
 from vizlab.widgets.optvis import ActivationMaxExplorer
-
-
-def tiny(channels: int = 3, classes: int = 5) -> nn.Module:
-    """conv -> ReLU -> conv -> ReLU -> GAP -> linear, random weights (seeded)."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, classes)).eval()
+from conftest import assert_clear_error, tiny
 
 
 class Unused(nn.Module):
@@ -157,7 +151,4 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_gets_a_clear_error(case):
-    call, kind, phrase = CASES[case]
-    with pytest.raises(kind) as info:
-        call()
-    assert phrase in str(info.value), f"{case}: {info.value}"
+    assert_clear_error(CASES, case)
