@@ -341,4 +341,4 @@ def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]]
 
 
 __all__ = ["capture", "Captured", "eval_mode", "forward_hooks", "preserve_state", "check_input", "check_count",
-           "model_lock", "model_dtype", "run_model", "unwrap", "layer_list"]
+           "check_generator", "model_lock", "model_dtype", "run_model", "unwrap", "layer_list"]
