@@ -1,6 +1,8 @@
 """Make the leaderboard of chapter 12: every vizlab method x every metric over every annotated image.
 
-    .venv/bin/python data/make_leaderboard.py            # writes data/leaderboard.csv and data/leaderboard.md
+    .venv/bin/python data/make_leaderboard.py            # writes vizlab/assets/leaderboard.csv and .md
+
+The table ships inside the package (chapter 12 reads it with ``vz.data.asset_path``).
 
 For each annotated photo and each object of each two-object canvas (vizlab/assets/annotations.json) and each
 method (plus two baselines: a random map and a centre Gaussian), with the annotated class as target:
@@ -31,6 +33,7 @@ import vizlab as vz
 from vizlab import evaluate as ev
 
 HERE = Path(__file__).resolve().parent
+ASSETS = HERE.parent / "vizlab" / "assets"   # shipped in the wheel: the chapters read it from there
 OPTIONS = {"smoothgrad": {"samples": 8}, "integrated_gradients": {"steps": 8},
            "smooth_grad_cam_pp": {"n_samples": 8}}
 SLOW = {"score_cam"}     # one forward pass per channel of the head (up to 1280): only on the first --slow items
@@ -101,7 +104,7 @@ def main(argv=None) -> None:
     parser.add_argument("--slow", type=int, default=2, help="photos on which Score-CAM runs")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N items (for a quick try)")
-    parser.add_argument("--out", type=Path, default=HERE / "leaderboard")
+    parser.add_argument("--out", type=Path, default=ASSETS / "leaderboard")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     items = ev.annotated_inputs(vz.load())

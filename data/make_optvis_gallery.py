@@ -1,4 +1,4 @@
-"""Make data/optvis_gallery.jpg: channel visualisations of EfficientNet-Lite0 at increasing depth
+"""Make vizlab/assets/optvis_gallery.jpg (chapter 04 shows it): channel visualisations of EfficientNet-Lite0 at increasing depth
 and class visualisations, at a higher resolution and with more steps than chapter 04 can afford live.
 
     .venv/bin/python data/make_optvis_gallery.py       # deterministic; a few minutes of CPU
@@ -25,7 +25,7 @@ LAYERS = ["stem", "blocks.3", "blocks.8", "blocks.12", "blocks.15"]
 CHANNELS = 6
 CLASSES = ["goldfish", "flamingo", "daisy", "pineapple", "volcano", "strawberry"]
 SIZE, STEPS = 96, 80
-OUT = Path(__file__).with_name("optvis_gallery.jpg")
+OUT = Path(__file__).resolve().parent.parent / "vizlab" / "assets" / "optvis_gallery.jpg"   # shipped in the wheel
 
 
 def save_jpeg(png: bytes, path: Path) -> None:

@@ -3,7 +3,7 @@
     .venv/bin/python data/make_style_cache.py            # all parts (about 10-15 min of CPU)
     .venv/bin/python data/make_style_cache.py grid cue   # only some parts
 
-Writes data/style_cache_<part>.npz (images as uint8, metrics as float arrays):
+Writes vizlab/assets/style_cache_<part>.npz, shipped inside the package (images as uint8, metrics as float arrays):
 
 * ``grid``  -- the chelsea photo in the style of the coffee photo, 128 px, 50 L-BFGS steps, for
   3 networks (Lite0, Lite0 + SWAG, random VGG-19) x 3 style weights x 2 TV weights; with the
@@ -27,7 +27,7 @@ import torch
 import vizlab as vz
 from vizlab import style as st
 
-HERE = Path(__file__).parent
+ASSETS = Path(__file__).resolve().parent.parent / "vizlab" / "assets"   # chapter 11 reads them from there
 CONTENT, STYLE = "chelsea", "coffee"
 NETWORKS = {"Lite0": ("lite0", None), "Lite0 + SWAG": ("lite0", "softmax"), "random VGG-19": ("vgg", None)}
 STYLE_WEIGHTS = [1.0, 10.0, 100.0]
@@ -107,8 +107,8 @@ def main(parts) -> None:
     nets = {"lite0": vz.load(), "vgg": st.random_vgg19(0)}
     for part in parts:
         out = {"grid": grid, "depth": depth, "cue": cue}[part](nets)
-        np.savez_compressed(HERE / f"style_cache_{part}.npz", **out)
-        print(f"wrote data/style_cache_{part}.npz", flush=True)
+        np.savez_compressed(ASSETS / f"style_cache_{part}.npz", **out)
+        print(f"wrote vizlab/assets/style_cache_{part}.npz", flush=True)
 
 
 if __name__ == "__main__":

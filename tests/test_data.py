@@ -103,3 +103,42 @@ def test_premultiplied_alpha_mode():
     """Item 15: PIL mode "La" (premultiplied luminance + alpha) loads as RGB."""
     img = Image.new("La", (4, 4))
     assert vz.load_image(img).mode == "RGB"
+
+
+# ---- issue 18: every file a chapter reads ships inside the package --------------------------------
+
+EXPECTED_ASSETS = {"annotations.json", "leaderboard.csv", "leaderboard.md", "optvis_gallery.jpg",
+                   "style_cache_cue.npz", "style_cache_depth.npz", "style_cache_grid.npz"}
+
+
+def test_every_asset_is_a_file_inside_the_package():
+    from pathlib import Path
+    from vizlab.data import asset_path, list_assets
+    assert EXPECTED_ASSETS <= set(list_assets())
+    package = Path(vz.__file__).resolve().parent / "assets"
+    for name in list_assets():
+        path = asset_path(name)
+        assert isinstance(path, Path) and path.is_file() and path.stat().st_size > 0
+        assert path.resolve().parent == package
+
+
+def test_asset_contents_chapters_rely_on():
+    """The keys and rows the chapters read (04, 11, 12) are there."""
+    from vizlab.data import asset_path
+    assert Image.open(asset_path("optvis_gallery.jpg")).format == "JPEG"
+    keys = {"grid": {"images", "judge", "ssim", "style_drop"}, "depth": {"style", "content", "layers"},
+            "cue": {"images", "shapes", "textures"}}
+    for part, want in keys.items():
+        with np.load(asset_path(f"style_cache_{part}.npz")) as cache:
+            assert want <= set(cache.keys()), part
+    assert asset_path("leaderboard.md").read_text(encoding="utf-8").startswith("# Leaderboard")
+    assert "coffee,saliency," in asset_path("leaderboard.csv").read_text()
+
+
+def test_unknown_asset_names_the_available_ones():
+    from vizlab.data import asset_path
+    with pytest.raises(KeyError, match=r"Did you mean 'style_cache_grid.npz'.*Available: annotations.json"):
+        asset_path("style_cache_grid.npy")
+    for bad in ("../pyproject.toml", "", "assets", None):   # no path outside the folder, no folder
+        with pytest.raises(KeyError, match="Available"):
+            asset_path(bad)

@@ -69,9 +69,28 @@ for name in digits.CHECKPOINTS:
     vz.load(name)
 from vizlab.data import list_samples
 photos = {name: vz.sample_image(name).size for name in list_samples()}
+# every file a chapter reads (vizlab/assets/), opened the way the chapters open it
+import csv, numpy as np
+from PIL import Image
+from vizlab.data import asset_path, list_assets
+assets = {}
+for name in list_assets():
+    path = asset_path(name)
+    assert str(path.resolve()).startswith(sys.argv[1]), f"{name} read from {path}, not from the installed wheel"
+    if name.endswith(".npz"):
+        with np.load(path) as f:
+            assets[name] = sorted(f.keys())
+    elif name.endswith(".jpg"):
+        assets[name] = list(Image.open(path).size)
+    elif name.endswith(".csv"):
+        assets[name] = len(list(csv.DictReader(open(path))))
+    elif name.endswith(".json"):
+        assets[name] = len(json.loads(path.read_text(encoding="utf-8")))
+    else:
+        assets[name] = len(path.read_text(encoding="utf-8"))
 print(json.dumps({"items": len(items), "annotations": str(ev.annotations_path()),
                   "class_281": vz.class_name(lite0, 281), "digit_7": vz.class_name(digits_cnn, 7),
-                  "photos": len(photos)}))
+                  "photos": len(photos), "assets": assets}))
 """
 
 
@@ -109,3 +128,44 @@ def test_an_installed_wheel_finds_every_file_it_reads(tmp_path):
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["items"] == 11 and out["class_281"] == "tabby" and out["digit_7"] == "7"
     assert not out["annotations"].startswith(str(ROOT)), out["annotations"]
+    # every asset of the checkout is in the wheel, and loads there (issue 18: chapters read them, not ../data)
+    in_checkout = sorted(p.name for p in (ROOT / "vizlab" / "assets").iterdir() if p.is_file())
+    assert sorted(out["assets"]) == in_checkout
+    assert {"images", "judge", "ssim", "style_drop"} <= set(out["assets"]["style_cache_grid.npz"])
+    assert out["assets"]["leaderboard.csv"] > 0 and out["assets"]["leaderboard.md"] > 0
+
+
+# A file read through the parent folder ("../data/x", Path("..") / "data") exists in the repository but not
+# next to a released notebook: nbgrader's release folder and a notebook sent alone have no ../data.
+_PARENT_READ = re.compile(r"""["']\.\.[/\\]|(?:Path|join|chdir)\(\s*["']\.\.["']|os\.pardir|\.parent\b""")
+
+
+def _parent_reads(source: str) -> list[str]:
+    return [line.strip() for line in source.splitlines()
+            if _PARENT_READ.search(line.split("#", 1)[0])]      # code only, not a comment
+
+
+def test_parent_read_pattern():
+    """The pattern catches the ways a chapter read ../data before issue 18, and not a package read."""
+    for line in ['np.load(f"../data/style_cache_{part}.npz")', 'Image(filename="../data/optvis_gallery.jpg")',
+                 'data_dir = Path("..") / "data"', "open(os.path.join('..', 'data', 'x.csv'))",
+                 "here = Path.cwd().parent / 'data'", "open('..\\data\\x.csv')",
+                 'os.chdir("..")']:
+        assert _parent_reads(line), line
+    for line in ['np.load(vz.data.asset_path(f"style_cache_{part}.npz"))', 'x = a[..., 0]',
+                 'print("...")', "# made by ../data/make_leaderboard.py", 'y = x[..., None]',
+                 '[s.split("..")[0] for s in steps]']:
+        assert not _parent_reads(line), line
+
+
+def test_no_chapter_reads_a_file_outside_the_package():
+    """Every code cell of every chapter reads its files from the package (vz.data.asset_path, sample photos),
+    never through ../ (issue 18: the student version of 04 and 11 stopped with FileNotFoundError)."""
+    found = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+                found += [f"{nb.name} (cell {cell.get('id')}): {line}" for line in _parent_reads(src)]
+    assert not found, "a chapter reads a file next to the repository, not from the package " \
+                      "(ship it in vizlab/assets/ and read it with vz.data.asset_path):\n" + "\n".join(found)

@@ -6,9 +6,13 @@
 * ``preprocess(image, model)`` -- resize the short side, centre-crop, normalise: ``[1, 3, H, W]``.
 * ``deprocess(x, model)`` -- undo the normalisation: a float ``H x W x 3`` array in [0, 1],
   exactly the pixels the model saw, ready for ``plt.imshow`` or a heatmap overlay.
+* ``asset_path(name)`` -- a file the chapters read (a precomputed cache, a figure, the leaderboard), shipped
+  inside the package in ``vizlab/assets/``: a chapter copied anywhere (nbgrader's release folder) still finds
+  it. ``list_assets()`` names them.
 """
 from __future__ import annotations
 
+import importlib.resources
 import importlib.util
 from pathlib import Path
 from typing import NamedTuple, Optional, Union
@@ -67,6 +71,32 @@ def sample_path(name: str) -> Path:
 def sample_image(name: str) -> Image.Image:
     """A sample photo as an RGB ``PIL.Image`` (see ``list_samples()``)."""
     return load_image(sample_path(name))
+
+
+def list_assets() -> list[str]:
+    """Names ``asset_path`` accepts: the files in ``vizlab/assets/`` (see data/README.md for each one)."""
+    folder = importlib.resources.files(__package__) / "assets"
+    return sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith((".", "_")))
+
+
+def asset_path(name: str) -> Path:
+    """The path of a file that ships inside vizlab (``vizlab/assets/<name>``), for any install.
+
+    Chapters read their precomputed files through this rather than ``../data/...``, so that a chapter
+    copied out of the repository (the student version, one notebook sent by mail) finds them too::
+
+        np.load(vz.data.asset_path("style_cache_grid.npz"))
+
+    An unknown name raises ``NotFoundError`` (a ``KeyError``) naming the closest and all available assets.
+    """
+    available = list_assets()
+    if not isinstance(name, str) or name not in available:
+        import difflib
+        close = difflib.get_close_matches(str(name), available, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise _models.NotFoundError(f"no asset {name!r} in vizlab/assets.{hint} Available: {', '.join(available)}")
+    # vizlab is installed as a folder (wheel or editable), never zipped: the resource is a real file.
+    return Path(str(importlib.resources.files(__package__) / "assets" / name))
 
 
 def _array_to_uint8(a: np.ndarray, top: Optional[int] = None) -> np.ndarray:
@@ -198,4 +228,5 @@ def deprocess(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> np.nd
     return img.permute(1, 2, 0).numpy()
 
 
-__all__ = ["sample_image", "list_samples", "sample_path", "load_image", "preprocess", "deprocess", "SAMPLES"]
+__all__ = ["sample_image", "list_samples", "sample_path", "asset_path", "list_assets", "load_image", "preprocess",
+           "deprocess", "SAMPLES"]
