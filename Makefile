@@ -2,7 +2,9 @@
 # make lab  -- build .venv if needed (runtime dependencies only), trust the chapters, then JupyterLab on notebooks/
 # make present CHAPTER=06 -- one chapter with Voila: code hidden, explorers live (the [present] extra)
 # make browser -- every chapter in JupyterLab in headless Chromium, every explorer control moved (CI runs it)
-# make student -- the student version of every chapter (nbgrader) in build/student/
+# make course -- the nbgrader course in build/course/: one assignment per chapter (ch01..ch12, ch06b), gradebook,
+#                student versions in release/; grading runs the exercises only (README, For lecturers)
+# make student -- the student version of every chapter (nbgrader) in build/student/ (no gradebook: see make course)
 # make portable -- every notebook again on another CPU code path (what another laptop computes); CI runs it
 # make pins -- refresh tests/constraints.txt (the versions make test installs) in a fresh venv, then make test
 PYTHON ?= python3
@@ -21,7 +23,7 @@ NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 export PATH := $(abspath $(BIN)):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: test unit notebooks portable pins lab bench clean student present browser
+.PHONY: test unit notebooks portable pins lab bench clean student present browser course
 
 # Re-install only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml $(PINS)
@@ -96,8 +98,20 @@ browser: $(STAMP) $(EXTRAS_STAMP)
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# A lecturer needs the runtime dependencies and nbgrader (the [course] extra), not the test references.
+COURSE_STAMP := $(VENV)/.course-stamp
+$(COURSE_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(PINS) -e ".[course]"
+	@touch $(COURSE_STAMP)
+
+# Re-running keeps the gradebook, students and submissions (COURSE_ARGS=--clean starts over, --chapters 03 05 a subset).
+course: $(COURSE_STAMP)
+	$(BIN)/python course/build_course.py --out build/course $(COURSE_ARGS)
+
 # nbgrader generate_assignment on a copy of notebooks/: solutions -> NotImplementedError, outputs cleared.
-student: $(STAMP)
+student: $(COURSE_STAMP)
 	$(BIN)/python course/build_student.py notebooks build/student
 
 clean:

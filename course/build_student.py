@@ -3,21 +3,22 @@
     python course/build_student.py [notebooks] [build/student]      (what `make student` runs)
 
 nbgrader's ``generate_assignment`` expects a course directory ``<root>/source/<assignment>/``; this
-script copies the chapters into ``build/course/source/chapters/``, runs
+script copies the chapters into ``<scratch>/source/chapters/``, runs
 
-    nbgrader generate_assignment chapters --CourseDirectory.root=build/course --force --no-db
+    nbgrader generate_assignment chapters --CourseDirectory.root=<scratch> --force --no-db
 
 (which checks every cell's nbgrader metadata, locks the check cells, replaces each
 ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region by ``raise NotImplementedError()`` and each
 written answer by "YOUR ANSWER HERE", clears all outputs and stores checksums), and copies the
-result, ``build/course/release/chapters/``, to the output folder. ``--no-db`` skips the gradebook:
-a lecturer who grades with nbgrader keeps the course directory and runs the usual
-``nbgrader generate_assignment / autograde / formgrade`` there (see README, "For lecturers").
+result, ``<scratch>/release/chapters/``, to the output folder (``<scratch>`` is a temporary folder unless
+``course`` is given). ``--no-db`` skips the gradebook: a lecturer who grades builds the course directory with
+``make course`` (course/build_course.py: one assignment per chapter, gradebook, see README, "For lecturers").
 """
 from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -32,7 +33,10 @@ def nbgrader_command() -> list[str]:
 def build(notebooks: Path, out: Path, course: Path | None = None) -> list[Path]:
     """Generate the student version of every ``notebooks/*.ipynb`` into ``out``; return the files."""
     notebooks, out = Path(notebooks), Path(out)
-    course = Path(course) if course is not None else out.parent / "course"
+    if course is None:          # a scratch course directory: build/course/ is make course's (gradebook, grades)
+        with tempfile.TemporaryDirectory(prefix="vizlab-student-") as scratch:
+            return build(notebooks, out, Path(scratch))
+    course = Path(course)
     chapters = sorted(notebooks.glob("*.ipynb"))
     if not chapters:
         raise SystemExit(f"no notebooks found in {notebooks}")

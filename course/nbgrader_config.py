@@ -1,0 +1,32 @@
+# nbgrader configuration of the vizlab course (written by `make course` next to gradebook.db; edit freely).
+# Run every nbgrader command from this folder, with the venv's executable (.venv/bin/nbgrader, or activate the venv).
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)                       # exercise_grader.py lives next to this file
+
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,  # noqa: E402
+                                    SaveAutoGrades)
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+
+from exercise_grader import ExercisesOnly  # noqa: E402
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it reads this file)
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = "vizlab"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# One assignment per chapter: ch01 .. ch12 and ch06b, each holding that chapter's notebook.
+
+# Grading runs the exercise section only (from the "## Exercises" heading on); the chapter body above it makes no
+# grade and would cost 10-40 s of CPU per submission. nbgrader's own list, with Execute replaced:
+c.Autograde.autograde_preprocessors = [ExercisesOnly, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+# Seconds one cell may run before nbgrader interrupts it and the cell scores 0 (nbgrader's default is 30).
+# An exercise cell of the instructor version takes at most about 1 s; the limit only stops a student's
+# endless loop from holding up the whole class.
+c.ExecutePreprocessor.timeout = 60
+c.Execute.timeout = 60
+# A re-submission replaces the earlier one; students are created when their first submission is graded.
+c.Autograde.create_student = True
