@@ -1,6 +1,6 @@
 # make test -- build .venv if needed (with the [dev] test references), then unit tests and every notebook (nbval)
 # make lab  -- build .venv if needed (runtime dependencies only), trust the chapters, then JupyterLab on notebooks/
-# make present CHAPTER=06 -- one chapter with Voila: code hidden, explorers live (the [present] extra)
+# make present CHAPTER=06 -- one chapter with Voila, without model answers: code hidden, explorers live ([present])
 # make browser -- every chapter in JupyterLab in headless Chromium, every explorer control moved (CI runs it)
 # make course -- the nbgrader course in build/course/: one assignment per chapter (ch01..ch12, ch06b), gradebook,
 #                student versions in release/; grading runs the exercises only (README, For lecturers)
@@ -82,9 +82,11 @@ $(EXTRAS_STAMP): pyproject.toml $(RUNTIME_STAMP)
 	@touch $(EXTRAS_STAMP)
 
 CHAPTER ?= 06
+# The lecture version (course/lecture.py): model answers, solutions and exercise checks removed, body unchanged.
 present: $(EXTRAS_STAMP)
 	@ls notebooks/$(CHAPTER)_*.ipynb >/dev/null 2>&1 || { echo "no notebooks/$(CHAPTER)_*.ipynb; try make present CHAPTER=06 (or 06b)"; exit 1; }
-	$(BIN)/voila $$(ls notebooks/$(CHAPTER)_*.ipynb | head -n 1)
+	$(BIN)/python course/lecture.py $(CHAPTER) --out build/lecture
+	$(BIN)/voila build/lecture/$$(basename $$(ls notebooks/$(CHAPTER)_*.ipynb | head -n 1))
 
 # Debian's chromium when no browser is installed (apt-get as root, or through passwordless sudo),
 # then tests/browser/run.py (under CI=true a browser still missing is a failure, not a skip).
