@@ -1,6 +1,7 @@
 """Every chapter as a student opens it: JupyterLab in headless Chromium, Run All, every control moved.
 
     .venv/bin/python tests/browser/run.py [--notebooks 01 06] [--shots DIR] [--skip-voila]
+    .venv/bin/python tests/browser/run.py --voila-only --voila-chapter 06      # only the lecture check (~2 min)
 
 (`make browser` installs what this needs and runs it; `.ci/run` calls it after `make test`.)
 
@@ -15,7 +16,10 @@ What it checks, for every notebooks/*.ipynb (found by glob, so new chapters are 
      callback ran and sent its new picture), then gives the page a few seconds to draw. A slow
      update (Score-CAM, an uncached integrated-gradients setting) is waited for as long as the
      kernel owes a reply; a move that shows nothing is tried once more before it fails;
-  3. under Voila (``make present``), a chapter renders its explorer and a control still drives it.
+  3. under Voila (``make present``), the lecture version of one chapter (course/lecture.py) renders to its last
+     cell with no error, shows no model answer, no solution and no exercise check (each written question reads
+     "(answered in class)"; the model answers are taken from the instructor version), hides the code, and a
+     control of its first explorer still drives the picture.
 It prints the update latency per control (from the key press / click to the new picture in the
 page). No timing is asserted: the numbers depend on the machine.
 
@@ -487,12 +491,46 @@ def check_chapter(context, base: str, token: str, nb: str, rows: list, failures:
         page.close()
 
 
-def check_voila(context, site: Path, env: dict, tmp: Path, nb: str, rows: list, failures: list, shots) -> None:
+def plain_fragment(markdown: str, shortest: int = 20) -> str | None:
+    """The longest stretch of one line of ``markdown`` that renders as itself (no math, code, emphasis, link or
+    HTML marks in it), whitespace collapsed; None when no stretch has ``shortest`` characters."""
+    parts = [" ".join(p.split()) for line in markdown.splitlines() for p in re.split(r"[$`*_\[\]()#<>|\\{}~]", line)]
+    best = max(parts, key=len, default="")
+    return best if len(best) >= shortest else None
+
+
+def lecture_expectations(instructor: Path) -> dict:
+    """What the page of a chapter's lecture version must not show (model answers, solution code) and must show
+    (the last cell: the page is complete; one "(answered in class)" per written question)."""
+    sys.path.insert(0, str(ROOT / "course"))
+    import lecture
+    nb = json.loads(instructor.read_text(encoding="utf-8"))
+    source = lambda c: c["source"] if isinstance(c["source"], str) else "".join(c["source"])   # noqa: E731
+    nbg = lambda c: c.get("metadata", {}).get("nbgrader", {})                                    # noqa: E731
+    answers = [c for c in nb["cells"] if c["cell_type"] == "markdown" and nbg(c).get("solution")]
+    forbidden = [f for f in (plain_fragment(source(c)) for c in answers) if f]
+    forbidden += ["BEGIN SOLUTION", "END SOLUTION", "Model answer", "YOUR ANSWER HERE",
+                  "BEGIN MARK SCHEME", "BEGIN HIDDEN TESTS"]
+    # solution and check code: a line given in the exercise statement itself may show
+    given = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown" and not nbg(c).get("solution"))
+    forbidden += [line.strip() for c in nb["cells"] if c["cell_type"] == "code" and (nbg(c).get("solution") or nbg(c).get("grade"))
+                  for line in source(c).splitlines() if len(line.strip()) >= 16 and "BEGIN" not in line
+                  and "END" not in line and line.strip() not in given]
+    last = next((plain_fragment(source(c)) for c in reversed(lecture.lecture_version(nb)["cells"])
+                 if c["cell_type"] == "markdown" and plain_fragment(source(c))), None)
+    return {"forbidden": forbidden, "answered": len(answers), "last": last, "answered_text": "(answered in class)"}
+
+
+def check_voila(context, served: Path, instructor: Path, env: dict, tmp: Path, rows: list, failures: list,
+                shots) -> None:
+    """Serve ``served`` (the lecture version of ``instructor``) with Voila as `make present` does and check it."""
+    nb = served.name
+    expect = lecture_expectations(instructor)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    server = Server([sys.executable, "-m", "voila", str(site / "notebooks" / nb), "--no-browser",
+    server = Server([sys.executable, "-m", "voila", str(served), "--no-browser",
                      f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
-                    site / "notebooks", env, f"tcp:127.0.0.1:{port}", tmp / "voila.log")
+                    served.parent, env, f"tcp:127.0.0.1:{port}", tmp / "voila.log")
     page = None
     try:
         server.wait_ready()
@@ -500,9 +538,23 @@ def check_voila(context, site: Path, env: dict, tmp: Path, nb: str, rows: list, 
         page.goto(url, timeout=RUN_ALL_TIMEOUT * 1000)
         page.wait_for_selector("img.widget-image", timeout=RUN_ALL_TIMEOUT * 1000)
         wait_for(lambda: "Loading widget" not in page.inner_text("body"), 120, "widgets to load under Voila")
+        norm = lambda: " ".join(page.inner_text("body").split())                                 # noqa: E731
+        if expect["last"]:       # Voila shows a cell once every cell above it ran: the page is complete
+            wait_for(lambda: expect["last"] in norm(), RUN_ALL_TIMEOUT, f"the last cell ({expect['last'][:40]}...)")
         text = page.inner_text("body")
         if "Error displaying widget" in text or "No module named" in text:
             failures.append(f"voila {nb}: widget error")
+        if "There was an error when executing cell" in text or "Traceback" in text:
+            failures.append(f"voila {nb}: a cell failed on the page (an exercise check?)")
+        shown = [f for f in expect["forbidden"] if f in norm()]
+        if shown:
+            failures.append(f"voila {nb}: {len(shown)} answer / solution text(s) on the page, e.g. {shown[0][:70]!r}")
+        answered = norm().count(expect["answered_text"])
+        if answered != expect["answered"]:
+            failures.append(f"voila {nb}: {answered} '(answered in class)' on the page, expected {expect['answered']}")
+        rows.append((f"voila {nb.split('_')[0]}", "answers hidden", "-",
+                     f"{len(expect['forbidden'])} answer/solution texts absent, {answered} answered in class"
+                     if not shown and answered == expect["answered"] else "FAILED"))
         if page.locator(".jp-InputArea-editor:visible").count():
             failures.append(f"voila {nb}: code is shown")
         root = page.locator("img.widget-image").first.locator(
@@ -538,6 +590,9 @@ def main(argv=None) -> int:
     ap.add_argument("--voila-only", action="store_true", help="only the Voila check")
     ap.add_argument("--root", type=Path, default=ROOT, help="the folder holding notebooks/ (default: this project)")
     ap.add_argument("--voila-chapter", default="01", help="the chapter served with Voila (default 01)")
+    ap.add_argument("--voila-instructor", action="store_true",
+                    help="serve the instructor version instead of the lecture one (what make present served before "
+                         "issue 18): the answer check must then fail")
     args = ap.parse_args(argv)
 
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -583,7 +638,15 @@ def main(argv=None) -> int:
                 every = sorted(p.name for p in (args.root / "notebooks").glob("*.ipynb"))
                 voila = [n for n in every if n.startswith(args.voila_chapter)] or notebooks[:1]
                 if not args.skip_voila and voila:
-                    check_voila(context, site, env, tmp, voila[0], rows, failures, args.shots)
+                    instructor = site / "notebooks" / voila[0]
+                    served = instructor
+                    if not args.voila_instructor:     # what make present serves
+                        run = subprocess.run([sys.executable, str(ROOT / "course" / "lecture.py"), str(instructor),
+                                              "--out", str(site / "lecture")], capture_output=True, text=True)
+                        if run.returncode:
+                            raise Failure(f"course/lecture.py failed: {run.stderr[-1000:]}")
+                        served = Path(run.stdout.strip())
+                    check_voila(context, served, instructor, env, tmp, rows, failures, args.shots)
             finally:
                 context.close()
     except Failure as err:
