@@ -71,7 +71,7 @@ def test_graded_chapters_have_three_checks_and_a_written_question(name):
     written = [c for c in nb["cells"] if c["cell_type"] == "markdown" and grading(c).get("grade")]
     assert len(checks) >= 3, f"{name}: {len(checks)} autograded check cells, need at least 3"
     assert 1 <= len(written) <= 2, f"{name}: {len(written)} written questions, need 1 or 2"
-    assert all("vz.exercises.check(" in source(c) for c in checks)
+    assert all("from vizlab.exercises import check as _check" in source(c) and "_check(" in source(c) for c in checks)
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.stem for p in ALL])
