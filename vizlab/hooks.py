@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from . import targets as _targets
-from .models import find_layer
+from .lookup import find_layer
 
 ForwardHook = Callable[[nn.Module, tuple, torch.Tensor], Union[torch.Tensor, None]]
 

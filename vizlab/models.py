@@ -6,23 +6,20 @@
   squeeze-and-excitation and use ReLU6 (TensorFlow's efficientnet/lite).
 * ``load("resnet18")`` etc. -- torchvision classifiers; ``pretrained=True`` uses torchvision's
   weights and cache, and fails fast with a clear message when they cannot be had offline.
-* ``info(model)`` -- input size, normalisation, class names and the default CAM layer.
-* ``layers(model)``, ``find_layer(model, name)`` -- layers by name, with the closest names
-  suggested for a typo.
+* ``layers(model)`` -- every layer's name, kind and output shape; ``default_cam_layer(model)``.
+* ``info(model)``, ``class_name``, ``class_index``, ``find_layer(model, name)`` ... -- names and
+  metadata, defined in ``vizlab.lookup`` and re-exported here.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 import difflib
-import functools
 import hashlib
 import math
-import operator
 import os
 import pickle
 import socket
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Optional, Union
 
@@ -30,91 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# --------------------------------------------------------------------------------------------
-# Metadata
-# --------------------------------------------------------------------------------------------
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """How to feed a model and what its outputs mean."""
-
-    name: str
-    input_size: int = 224
-    mean: tuple = IMAGENET_MEAN
-    std: tuple = IMAGENET_STD
-    categories: tuple = field(default=(), repr=False)
-    cam_layer: Optional[str] = None
-
-
-@functools.lru_cache(maxsize=1)
-def imagenet_categories() -> tuple:
-    """The 1000 ImageNet class names in the usual index order (the list torchvision ships in its
-    weights metadata, copied to ``imagenet_classes.txt`` so that no torchvision import is needed)."""
-    text = (Path(__file__).parent / "imagenet_classes.txt").read_text(encoding="utf-8")
-    return tuple(text.splitlines())
-
-
-def info(model: nn.Module) -> ModelInfo:
-    """The ``ModelInfo`` that ``load`` attached; for any other model, ImageNet defaults (224 px,
-    ImageNet mean/std, ImageNet class names if it has 1000 outputs)."""
-    if not isinstance(model, nn.Module):
-        hint = (f"; load it first: vizlab.load({model!r})" if isinstance(model, str) else "")
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__} {model!r}{hint}")
-    model = getattr(model, "_orig_mod", model)  # a torch.compile'd model: the original module
-    found = getattr(model, "vizlab_info", None)
-    if isinstance(found, ModelInfo):
-        return found
-    return ModelInfo(name=type(model).__name__)
-
-
-def class_name(model: nn.Module, index: int) -> str:
-    """The human name of output ``index`` (``"class 17"`` when the model carries no names)."""
-    try:
-        if isinstance(index, bool):
-            raise TypeError
-        index = operator.index(index)  # int, numpy integer or a one-element integer tensor
-    except TypeError:
-        raise TypeError(f"a class index is an int such as 281, got {type(index).__name__} {index!r}") from None
-    if index < 0:
-        raise ValueError(f"class index {index} is negative; classes are numbered from 0")
-    cats = info(model).categories
-    if not cats:
-        cats = _imagenet_if_1000(model)
-    return cats[index] if index < len(cats) else f"class {index}"
-
-
-def class_index(model: nn.Module, name: str) -> int:
-    """The output index of a class given by (part of) its name, e.g. ``"espresso"`` -> 967."""
-    if not isinstance(name, str):
-        raise TypeError(f"a class name is a string such as 'espresso', got {type(name).__name__}")
-    cats = info(model).categories or _imagenet_if_1000(model)
-    exact = [i for i, c in enumerate(cats) if c.lower() == name.lower()]
-    if exact:
-        return exact[0]
-    partial = [i for i, c in enumerate(cats) if name.lower() in c.lower()]
-    if len(partial) == 1:
-        return partial[0]
-    if partial:
-        options = ", ".join(f"{i} {cats[i]!r}" for i in partial[:8])
-        raise NotFoundError(f"class name {name!r} matches several classes: {options}; pick one by index")
-    if not cats:
-        raise NotFoundError(f"no class called {name!r}: {type(model).__name__} carries no class names; "
-                            "pass the class index (an int)")
-    close = difflib.get_close_matches(name, cats, n=5, cutoff=0.5)
-    hint = f"; closest: {', '.join(repr(c) for c in close)}" if close else ""
-    raise NotFoundError(f"no class called {name!r}{hint}")
-
-
-def _imagenet_if_1000(model: nn.Module) -> tuple:
-    last = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if last and last[-1].out_features == 1000:
-        return imagenet_categories()
-    return ()
-
+from .hooks import check_count, check_input, eval_mode, forward_hooks, model_dtype, run_model, unwrap
+# Names and metadata live in vizlab.lookup (the bottom module, which hooks and targets import);
+# re-exported here so that vizlab.models.info, vizlab.models.find_layer ... keep working.
+from .lookup import (IMAGENET_MEAN, IMAGENET_STD, LayerNotFoundError, ModelInfo, NotFoundError,  # noqa: F401
+                     _imagenet_if_1000, class_index, class_name, find_layer, imagenet_categories, info,
+                     layer_names)
 
 # --------------------------------------------------------------------------------------------
 # EfficientNet-Lite0, written to be read
@@ -319,7 +237,7 @@ def _load_torchvision(name: str, pretrained: bool) -> nn.Module:
 
 def available() -> list[str]:
     """Model names ``load`` accepts."""
-    from . import digits
+    from . import digits  # deferred: see load()
     return ["efficientnet_lite0", *digits.CHECKPOINTS] + _torchvision_names()
 
 
@@ -337,6 +255,8 @@ def load(name: str = "efficientnet_lite0", pretrained: bool = True) -> nn.Module
     if key == "efficientnet_lite0":
         model = _load_lite0(pretrained)
     elif key.startswith("digits_cnn"):  # the small CNN trained on sklearn's digits (vizlab/digits.py)
+        # Not a cycle (digits does not import models): deferred so that `import vizlab` does not load
+        # vizlab.digits, which `python -m vizlab.digits` then runs as __main__ without runpy's warning.
         from . import digits
         model = digits.load(key, pretrained)
     elif key in _torchvision_names():
@@ -364,7 +284,6 @@ class Prediction(NamedTuple):
 def predict(model: nn.Module, x: torch.Tensor, k: int = 5) -> Union[list[Prediction], list[list[Prediction]]]:
     """The top-``k`` classes with softmax probabilities: a list of ``Prediction(index, name,
     probability)`` for one image, a list of such lists for a batch of several."""
-    from .hooks import check_count, check_input, eval_mode, run_model, unwrap
     model = unwrap(model)
     x = check_input(x, model)
     k = check_count("k", k)
@@ -383,45 +302,6 @@ def predict(model: nn.Module, x: torch.Tensor, k: int = 5) -> Union[list[Predict
 # Layers by name
 # --------------------------------------------------------------------------------------------
 
-class NotFoundError(KeyError):
-    """An unknown name (layer, class, sample photo); the message lists the closest names."""
-
-    def __str__(self) -> str:  # KeyError would show the repr of the message
-        return str(self.args[0])
-
-
-class LayerNotFoundError(NotFoundError):
-    """An unknown layer name."""
-
-
-def layer_names(model: nn.Module) -> list[str]:
-    """The names of every sub-module, in definition order (``""``, the model itself, left out)."""
-    return [name for name, _ in model.named_modules() if name]
-
-
-def find_layer(model: nn.Module, name: Union[str, nn.Module]) -> nn.Module:
-    """The sub-module called ``name`` (e.g. ``"blocks.3.depthwise.act"``); a module is returned as is."""
-    if isinstance(name, nn.Module):
-        return name
-    if not isinstance(name, str):
-        raise TypeError(f"a layer is named by a string such as 'layer4', got {type(name).__name__} {name!r}; "
-                        "vizlab.layers(model) lists the names")
-    inner = getattr(model, "_orig_mod", None)
-    if isinstance(inner, nn.Module):  # torch.compile'd: hooks must go on the original module
-        model = inner
-    if name.startswith("_orig_mod."):
-        name = name[len("_orig_mod."):]
-    modules = dict(model.named_modules())
-    if name in modules and name:
-        return modules[name]
-    names = layer_names(model)
-    close = difflib.get_close_matches(name, names, n=5, cutoff=0.4)
-    tops = sorted({n.split(".")[0] for n in names})
-    hint = f" Closest: {', '.join(close)}." if close else ""
-    raise LayerNotFoundError(f"no layer called {name!r} in {type(model).__name__}.{hint} "
-                             f"Top-level layers: {', '.join(tops)}. vizlab.layers(model) lists all.")
-
-
 class Layer(NamedTuple):
     name: str
     kind: str
@@ -432,7 +312,6 @@ def layers(model: nn.Module, x: Optional[torch.Tensor] = None, *, leaves_only: b
     """Every named layer with its output shape for one input ``x`` (default: a zero image of the
     model's input size, channels and dtype). ``leaves_only=True`` keeps the modules that hold no
     other modules."""
-    from .hooks import unwrap
     model = unwrap(model)
     named = [(n, m) for n, m in model.named_modules() if n and (not leaves_only or not any(m.children()))]
     shapes = _output_shapes(model, x, named)
@@ -442,7 +321,6 @@ def layers(model: nn.Module, x: Optional[torch.Tensor] = None, *, leaves_only: b
 def probe_input(model: nn.Module) -> torch.Tensor:
     """A zero image ``[1, C, S, S]`` for a dry run: ``S`` from ``info(model)``, ``C`` from the first
     convolution, the dtype and device of the model's weights."""
-    from .hooks import model_dtype
     size = info(model).input_size
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     p = next(iter(model.parameters()), None)
@@ -453,7 +331,6 @@ def probe_input(model: nn.Module) -> torch.Tensor:
 def _output_shapes(model: nn.Module, x: Optional[torch.Tensor], named: list) -> dict[str, tuple]:
     """Run ``model`` once (in eval mode) on ``x`` (default: ``probe_input(model)``); ``{name: output
     shape}`` in the order the modules *finish* (a container finishes after its children)."""
-    from .hooks import check_input, eval_mode, forward_hooks, run_model
     given = x is not None
     x = check_input(x, model)[:1] if given else probe_input(model)
     shapes: dict[str, tuple] = {}
@@ -483,7 +360,6 @@ def default_cam_layer(model: nn.Module, x: Optional[torch.Tensor] = None) -> str
     on ``x`` (the CAM methods pass the image being explained; default ``probe_input(model)``) and
     taking the last layer to finish (so the outermost block, not a pooling layer) whose output is
     still a spatial map [N, C, H, W] with H * W > 1."""
-    from .hooks import unwrap
     model = unwrap(model)
     named = info(model).cam_layer
     if named:

@@ -16,13 +16,14 @@ from typing import Callable, Sequence, Union
 
 import torch
 
+from .lookup import class_index
+
 Target = Union[None, int, str, Sequence[int], Sequence[str], torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
 
 
 def resolve(target: Target, model) -> Target:
     """``target`` with class names replaced by their indices (``"tabby"`` -> 281) using the model's
     class names; a typo gets the closest names. Anything else is returned as is."""
-    from .models import class_index
     if isinstance(target, str):
         return class_index(model, target)
     if isinstance(target, (list, tuple)) and any(isinstance(t, str) for t in target):
