@@ -13,6 +13,7 @@ import torch
 import vizlab as vz
 from vizlab import digits as D
 from vizlab import embed as E
+from vizlab import shortcut
 from conftest import assert_clear_error
 
 NAN, INF = float("nan"), float("inf")
@@ -122,7 +123,7 @@ CASES = {
     "add_marker position -2": (lambda: D.add_marker(FRAMES, -2), ValueError, "-1 (no marker)"),
     "add_marker 8x8 images": (lambda: D.add_marker(torch.zeros(1, 1, 8, 8), 0), ValueError, "to_pixels"),
     "marker_box 2.5": (lambda: D.marker_box(2.5), TypeError, "whole number"),
-    "marker_share position -1": (lambda: D.marker_share(torch.ones(1, 32, 32), -1), ValueError, "0..9"),
+    "marker_share position -1": (lambda: shortcut.marker_share(torch.ones(1, 32, 32), -1), ValueError, "0..9"),
     "zeiler_fergus 2 channels": (lambda: D.zeiler_fergus(NET, FRAMES.expand(4, 2, 32, 32), 1, 0), ValueError,
                                  "1 channel (or 3"),
     "zeiler_fergus NaN": (lambda: D.zeiler_fergus(NET, torch.full((1, 1, 32, 32), NAN), 1, 0), ValueError, "NaN"),

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 import vizlab as vz
 from vizlab import digits as D
+from vizlab import shortcut
 from conftest import assert_untouched, model_state
 
 
@@ -217,13 +218,13 @@ def test_marker_share_by_hand():
     m = torch.zeros(2, 32, 32)
     m[0, 0:3, 1:4] = 1.0                       # all mass on marker 0
     m[1] = 1.0                                 # spread evenly
-    share = D.marker_share(m, torch.tensor([0, 4]))
+    share = shortcut.marker_share(m, torch.tensor([0, 4]))
     assert share.tolist() == pytest.approx([1.0, 9 / 1024])
 
 
 def test_saliency_and_grad_cam_point_at_the_marker(split):
     small = _subset(split, 150)
-    report = D.bias_report(vz.load("digits_cnn_biased"), vz.load("digits_cnn"), small)
+    report = shortcut.bias_report(vz.load("digits_cnn_biased"), vz.load("digits_cnn"), small)
     biased, clean = report["biased"], report["clean"]
     assert clean["saliency on marker"] < 0.02 and clean["grad-cam on marker"] < 0.02   # the control: ~9/1024
     assert biased["saliency on marker"] > 4 * clean["saliency on marker"]

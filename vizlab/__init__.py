@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
 _SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli",
-               "exercises", "optvis", "digits", "adversarial", "evaluate", "style", "embed"]
+               "exercises", "optvis", "digits", "shortcut", "adversarial", "evaluate", "style", "embed",
+               "lookup"]
 _LAZY_FUNCTIONS = {
     "features": ["feature_maps", "sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
     "attribution": ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient",

@@ -29,8 +29,9 @@ chapters a network a student can retrain in under a minute and take apart:
   on snow" story of Ribeiro et al., "Why should I trust you?", KDD 2016).
 * ``zeiler_fergus`` -- Zeiler & Fergus' deconvnet (ECCV 2014) written out with max-unpooling
   switches, rectification and transposed filters; ``top_activations`` for their top-9 grids.
-* ``marker_*`` and ``bias_report`` -- the shortcut measured: accuracy with the marker, without it,
-  moved to another class's place, and how much of the saliency / Grad-CAM mass sits on the marker.
+* ``marker_box``, ``add_marker``, ``remove_marker`` -- the shortcut's marker. The experiment that
+  measures it (``bias_report``, ``marker_share``) is in ``vizlab.shortcut``: it explains the models
+  with saliency and Grad-CAM, which this module -- a model, its data and its training -- does not need.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ import hashlib
 import math
 import numbers
 import time
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -49,7 +51,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import ModelInfo
+from .hooks import check_count, check_input, eval_mode, model_dtype, model_lock, run_model
+from .lookup import ModelInfo
+from .targets import _as_indices
 
 CLASSES = tuple(str(d) for d in range(10))
 SIZE, DIGIT, MARGIN = 32, 24, 4          # frame, digit, margin (pixels)
@@ -138,7 +142,6 @@ def marker_box(position: int) -> tuple[int, int, int, int]:
 
 def _positions(positions, n: int, none_allowed: bool) -> list[int]:
     """``positions`` (one int for all ``n`` images, or one per image) as a list of ``n`` ints."""
-    from .targets import _as_indices
     try:
         pos = _as_indices(positions)
     except TypeError as err:
@@ -158,7 +161,6 @@ def _positions(positions, n: int, none_allowed: bool) -> list[int]:
 
 def _frames(x, name: str = "x") -> torch.Tensor:
     """``x`` as a finite float batch ``[N, C, 32, 32]``."""
-    from .hooks import check_input
     x = check_input(x)
     if tuple(x.shape[-2:]) != (SIZE, SIZE):
         raise ValueError(f"{name} must be digit frames [N, C, {SIZE}, {SIZE}], got {tuple(x.shape)}; "
@@ -254,7 +256,6 @@ def _blank() -> DigitsCNN:
 
 
 def _seed(seed) -> int:
-    from .hooks import check_count
     return check_count("seed", seed, 0)
 
 
@@ -288,7 +289,6 @@ def train(seed: int = 0, epochs: int = 8, biased: bool = False, shift: int = 0, 
     ``biased=True`` then stamps every training image with the marker at its label's position
     (``add_marker``), *after* the shift: the digits wander, the marker never does. The marker is a
     shortcut, and the easier one -- as the snow in Ribeiro et al.'s husky photos."""
-    from .hooks import check_count
     seed, epochs, batch_size = _seed(seed), check_count("epochs", epochs), check_count("batch_size", batch_size)
     shift = check_count("shift", shift, 0)
     if shift >= SIZE:
@@ -333,8 +333,6 @@ def train(seed: int = 0, epochs: int = 8, biased: bool = False, shift: int = 0, 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Fraction of images whose top-1 class is the label (the model run in eval mode).
     ``y``: one class index per image of ``x``."""
-    from .hooks import check_count, check_input, eval_mode, run_model
-    from .targets import _as_indices
     batch_size = check_count("batch_size", batch_size)
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module as the model, got {type(model).__name__}")
@@ -420,7 +418,6 @@ def receptive_field(block: int, i: int, j: int) -> tuple[int, int, int, int]:
 def _pixels(x, model: DigitsCNN) -> torch.Tensor:
     """``x`` as digit frames ``[N, 1, 32, 32]`` of pixels in [0, 1] in the model's dtype (a 3-channel
     image is averaged to grey, as ``DigitsCNN`` itself does)."""
-    from .hooks import model_dtype
     x = _frames(x)
     if x.shape[1] not in (1, 3):
         raise ValueError(f"x must have 1 channel (or 3, averaged to grey), got {tuple(x.shape)}")
@@ -449,7 +446,6 @@ def zeiler_fergus(model: DigitsCNN, x: torch.Tensor, block: int, channel: int) -
     ``(projections [N, 1, 32, 32], values [N], positions [(i, j)] * N)``. The same numbers are
     ``value * vizlab.neuron_gradient(model, x, f"relu{block}", channel, rule="deconvnet",
     position="max")``: the deconvnet *is* a backward pass with a modified ReLU rule."""
-    from .hooks import model_lock
     if not isinstance(model, DigitsCNN):
         raise TypeError(f"zeiler_fergus takes a DigitsCNN (vizlab.load('digits_cnn')), got {type(model).__name__}")
     block = _whole("block", block, 1, model.blocks)
@@ -481,49 +477,11 @@ def top_activations(model: DigitsCNN, x: torch.Tensor, block: int, channel: int,
     """Zeiler & Fergus' "top-9": the ``k`` images of ``x`` whose strongest unit of ``channel`` in
     ``relu{block}`` is largest. Returns ``(indices [k], projections [k, 1, 32, 32], boxes)``,
     ``boxes`` the receptive field of each top unit (crop ``x`` and the projection to it)."""
-    from .hooks import check_count
     k = check_count("k", k)
     proj, values, positions = zeiler_fergus(model, x, block, channel)
     order = values.topk(min(k, len(values))).indices
     boxes = [receptive_field(block, *positions[int(i)]) for i in order]
     return order, proj[order], boxes
-
-
-# --------------------------------------------------------------------------------------------
-# The shortcut measured
-# --------------------------------------------------------------------------------------------
-
-def marker_share(maps: torch.Tensor, positions) -> torch.Tensor:
-    """For each map ``[N, H, W]`` or ``[N, C, H, W]`` (any sign), the share of ``sum |map|`` that lies
-    in marker ``positions[n]``'s box: 9 / 1024 = 0.9 % for a map spread evenly over the frame."""
-    m = maps.detach().abs()
-    if m.ndim == 4:
-        m = m.sum(1)
-    pos = _positions(positions, m.shape[0], none_allowed=False)
-    inside = torch.stack([m[n, t:b, l:r].sum() for n, (t, b, l, r) in
-                          enumerate(marker_box(p) for p in pos)])
-    return inside / m.flatten(1).sum(1).clamp_min(1e-12)
-
-
-def bias_report(biased: nn.Module, clean: nn.Module, split: Optional[Split] = None) -> dict:
-    """The shortcut in numbers, over the test split, for the biased and the clean (control) model:
-    accuracy with the marker at the label's place, without it, with it moved to the next class's
-    place (and how often the prediction follows it); mean share of saliency and of Grad-CAM (at
-    ``relu3``) that falls on the marker, explaining the true class of marked images."""
-    from .attribution import saliency
-    from .cam import grad_cam
-    split = split or load_split()
-    x, y = split.x_test, split.y_test
-    marked, moved = add_marker(x, y), add_marker(x, (y + 1) % 10)
-    report = {}
-    for name, model in (("biased", biased), ("clean", clean)):
-        report[name] = {
-            "with marker": accuracy(model, marked, y), "no marker": accuracy(model, x, y),
-            "moved marker": accuracy(model, moved, y), "follows moved": accuracy(model, moved, (y + 1) % 10),
-            "saliency on marker": float(marker_share(saliency(model, marked, y.tolist()), y).mean()),
-            "grad-cam on marker": float(marker_share(grad_cam(model, marked, y.tolist(), layer="relu3"), y).mean()),
-        }
-    return report
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,6 +520,25 @@ def main(argv=None) -> None:
                 print(f"  saved {path.name}  sha256 {sha256(path)}  ({path.stat().st_size / 1024:.0f} KiB)")
     finally:
         torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------------------------
+# Moved names (deprecated aliases)
+# --------------------------------------------------------------------------------------------
+
+_MOVED_TO_SHORTCUT = ("bias_report", "marker_share")
+
+
+def __getattr__(name: str):
+    """``vizlab.digits.bias_report`` and ``marker_share`` moved to ``vizlab.shortcut``; the old names
+    still work, with a DeprecationWarning."""
+    if name in _MOVED_TO_SHORTCUT:
+        # Deferred: a deprecation alias, and vizlab.shortcut imports this module (not the reverse).
+        from . import shortcut
+        warnings.warn(f"vizlab.digits.{name} moved to vizlab.shortcut.{name} (from vizlab import shortcut); "
+                      "the old name will be removed", DeprecationWarning, stacklevel=2)
+        return getattr(shortcut, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
