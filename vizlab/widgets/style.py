@@ -2,7 +2,7 @@
 
 Style transfer takes seconds to minutes per setting, so nothing is optimised when a control
 moves: the explorer shows results computed once (chapter 11 loads them from
-``data/style_cache_grid.npz``, made by ``data/make_style_cache.py``) next to the content and
+``vizlab/assets/style_cache_grid.npz``, made by ``data/make_style_cache.py``) next to the content and
 style images, with the judge's numbers for that setting.
 """
 from __future__ import annotations
