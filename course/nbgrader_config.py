@@ -30,3 +30,9 @@ c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60
 # A re-submission replaces the earlier one; students are created when their first submission is graded.
 c.Autograde.create_student = True
+
+# nbgrader's exchange (release_assignment, fetch_assignment, submit, collect, release_feedback) in a folder next to
+# this file: enough on one machine. On a shared JupyterHub, point every user at one shared, writable folder
+# (nbgrader's default is /srv/nbgrader/exchange). Handing out release/<chapter>/ through a learning platform and
+# putting the files into submitted/<student>/<chapter>/ needs no exchange at all.
+c.Exchange.root = os.path.join(HERE, "exchange")

@@ -86,6 +86,23 @@ def total_points(nb: dict) -> float:
                if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
 
 
+def expected_score(source: dict, plan: dict[str, str]) -> float:
+    """Autograded points of a submission made with ``plan``: a check cell scores its points when every solution
+    cell since the previous check cell is right (no credit for an exercise left undone or wrong)."""
+    score, pending = 0.0, []
+    for cell in source["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] != "code":
+            continue
+        if meta.get("solution"):
+            pending.append(plan.get(meta["grade_id"], "untouched"))
+        if meta.get("grade"):
+            if pending and all(p == "right" for p in pending):
+                score += float(meta.get("points", 0))
+            pending = []
+    return score
+
+
 def solution_text(cell: dict) -> str:
     """The instructor's answer: the cell without its BEGIN/END SOLUTION marker lines."""
     return "".join(line for line in _source(cell).splitlines(keepends=True)
