@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import targets as _targets
+from .attribution import guided_backprop  # the one implementation
 from .hooks import capture, check_count, check_generator, check_input, eval_mode, layer_list, run_model, unwrap
 from .models import default_cam_layer, find_layer
 
@@ -437,7 +438,6 @@ def guided_grad_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target =
     class-discriminative). Returns a tensor shaped like ``x``. Guided backprop is defined for ReLU
     networks: other activations raise an error unless ``allow_mixed_rules=True``
     (``vizlab.attribution.relu_rule``)."""
-    from .attribution import guided_backprop  # the one implementation, in vizlab.attribution
     model = unwrap(model)
     x = check_input(x, model)
     heat = grad_cam(model, x, target, layer, **{**options, "upsample": True})

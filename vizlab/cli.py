@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from . import cam as cams, data, models
+
 EXPLAIN_METHODS = ("cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam")
 
 
@@ -46,7 +48,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load_photo(spec: str):
-    from . import data
     path = Path(spec).expanduser()
     if path.exists():
         try:
@@ -72,7 +73,6 @@ def _methods(names: Optional[Sequence[str]]) -> list[str]:
 
 
 def _target(model, spec: Optional[str]) -> Optional[int]:
-    from . import models
     if spec is None:
         return None
     try:
@@ -115,7 +115,7 @@ def explain(args: argparse.Namespace) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import cam as cams, data, models, plot
+    from . import plot  # deferred: it imports matplotlib.pyplot, which must come after matplotlib.use("Agg")
 
     try:
         model = models.load(args.model)

@@ -37,6 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .hooks import capture, check_count, check_generator, check_input
+
 __all__ = ["layer_features", "tsne", "pca", "affinity_row", "knn_accuracy", "trustworthiness", "silhouette",
            "measure", "nearest_neighbours", "gaussian_blobs", "spread", "plot_embedding"]
 
@@ -96,7 +98,6 @@ def _real(name: str, value, low: float = -math.inf, high: float = math.inf, low_
 
 
 def _k_neighbours(k, n: int, name: str = "k") -> int:
-    from .hooks import check_count
     k = check_count(name, k)
     if k >= n:
         raise ValueError(f"{name} = {k} neighbours needs more than {k} points; there are {n} "
@@ -111,7 +112,6 @@ def _k_neighbours(k, n: int, name: str = "k") -> int:
 def layer_features(model: nn.Module, x: torch.Tensor, layer: str, batch_size: int = 256) -> np.ndarray:
     """The output of ``layer`` for every image of ``x``, flattened to ``[n, d]`` (float64 numpy).
     Uses ``vizlab.capture`` (hooks removed, model left as found), ``batch_size`` images at a time."""
-    from .hooks import capture, check_count, check_input
     batch_size = check_count("batch_size", batch_size)
     x = check_input(x, model)
     parts = [capture(model, x[i:i + batch_size], layer)[layer].flatten(1) for i in range(0, len(x), batch_size)]
@@ -120,7 +120,6 @@ def layer_features(model: nn.Module, x: torch.Tensor, layer: str, batch_size: in
 
 def pca(X: np.ndarray, n_components: int = 50) -> np.ndarray:
     """The first ``n_components`` principal-component scores of ``X`` (centred; via SVD)."""
-    from .hooks import check_count
     X = _points(X)
     n_components = check_count("n_components", n_components)
     Xc = X - X.mean(0)
@@ -179,7 +178,6 @@ def tsne(X: np.ndarray, perplexity: float = 30.0, seed: int = 0, init: str = "pc
     ``X`` must be finite and its rows not all identical (the features of a dead layer are): such
     data raises a ValueError instead of the crash it gives inside scikit-learn."""
     from sklearn.manifold import TSNE
-    from .hooks import check_count
     X = _points(X)
     perplexity = _real("perplexity", perplexity)
     if not 1 <= perplexity < len(X) - 1:
@@ -220,7 +218,6 @@ def affinity_row(d2: np.ndarray, perplexity: float, tol: float = 1e-5, steps: in
     The entropy falls as ``beta`` grows (a narrower Gaussian trusts fewer neighbours), so: entropy
     too high -> raise ``beta`` (double it while no upper bound is known), too low -> lower it.
     """
-    from .hooks import check_count
     if isinstance(d2, torch.Tensor):
         d2 = d2.detach().cpu().numpy()
     if np.ndim(d2) != 1:
@@ -296,7 +293,6 @@ def trustworthiness(X: np.ndarray, Y: np.ndarray, k: int = 5) -> float:
     ``U_k(i)`` the 2-D neighbours of i that are not among its k original neighbours, ``r`` the rank
     in the original space. Defined for ``k < n / 2``."""
     from sklearn.manifold import trustworthiness as tw
-    from .hooks import check_count
     X, Y = _pair(X, Y)
     k = check_count("k", k)
     if not k < len(X) / 2:
@@ -338,7 +334,6 @@ def gaussian_blobs(n: int = 100, dim: int = 50, sigmas: Sequence[float] = (1.0, 
     """``n`` points per blob in ``dim`` dimensions, blob ``b`` Gaussian with standard deviation
     ``sigmas[b]`` around ``centres[b]`` (default: 0 and 100 along the first axis). Returns
     ``(X [n * blobs, dim], labels)``; randomness only from ``generator`` (None: seed 0)."""
-    from .hooks import check_count, check_generator
     n, dim = check_count("n", n), check_count("dim", dim)
     if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) and not isinstance(sigmas, np.ndarray):
         raise TypeError(f"sigmas must be a list of standard deviations, one per blob, got {type(sigmas).__name__}")

@@ -39,8 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import targets as _targets
+from . import attribution as at, cam, targets as _targets
+from .data import preprocess, sample_image
 from .hooks import check_count, check_generator, check_input, eval_mode, layer_list, model_lock, run_model
+from .lookup import find_layer, info
 
 MethodLike = Union[str, Callable[..., torch.Tensor], torch.Tensor]
 Box = Sequence[float]   # (x0, y0, x1, y1) in pixels of the model input; x1, y1 exclusive
@@ -72,12 +74,10 @@ def centre_map(model: nn.Module, x: torch.Tensor, target=None, *, sigma: float =
 
 def _smoothgrad_saliency(model, x, target=None, *, generator: Optional[torch.Generator] = None, **options):
     """SmoothGrad of the vanilla gradient (``vizlab.smoothgrad(vizlab.saliency, ...)``)."""
-    from .attribution import saliency, smoothgrad
-    return smoothgrad(saliency, model, x, target, generator=generator, **options)
+    return at.smoothgrad(at.saliency, model, x, target, generator=generator, **options)
 
 
 def _method_table() -> dict:
-    from . import attribution as at, cam
     return {
         "saliency": at.saliency, "grad_x_input": at.grad_x_input, "guided_backprop": at.guided_backprop,
         "deconvnet": at.deconvnet, "smoothgrad": _smoothgrad_saliency,
@@ -232,7 +232,6 @@ def _steps(model: nn.Module, layers) -> list[tuple[str, list[str]]]:
     """A step is a layer name or a group of names (randomised together; labelled by the last).
     A single name is one step, as ``hooks.layer_list`` reads it. Every name must exist and hold
     parameters: re-initialising a ReLU or a pooling layer changes nothing."""
-    from .models import find_layer
     if isinstance(layers, str):
         layers = [layers]
     if not isinstance(layers, (list, tuple)):
@@ -281,7 +280,6 @@ def randomize(model: nn.Module, layers: Optional[Sequence[Union[str, Sequence[st
     _need_model(model, "randomize")
     if mode not in ("cascading", "independent"):
         raise ValueError(f"mode must be 'cascading' or 'independent', not {mode!r}")
-    from .models import find_layer
     steps = _steps(model, randomizable_layers(model) if layers is None else layers)
     seeds = _layer_seeds(len(steps), generator)
     work = _copy(model)
@@ -446,7 +444,6 @@ def blur(x: torch.Tensor, sigma: float = 5.0, radius: Optional[int] = None) -> t
 def _black(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Pixel value 0 in model input space, ``-mean / std``, for ``x``'s own number of channels (a
     model whose ModelInfo gives one value, or the same value for every channel, fits any count)."""
-    from .models import info
     meta, c = info(model), x.shape[1]
     mean, std = torch.tensor(meta.mean, dtype=x.dtype).reshape(-1), torch.tensor(meta.std, dtype=x.dtype).reshape(-1)
     for name, v in (("mean", mean), ("std", std)):
@@ -770,8 +767,6 @@ def annotated_inputs(model: nn.Module, path=None, canvases: bool = True) -> list
     A canvas shows two photos at half size side by side on grey; it appears twice, once per
     object, with that object's class as the target and its (halved, moved) boxes."""
     import json
-    from .data import preprocess, sample_image
-    from .models import info
     from pathlib import Path
     spec = json.loads(Path(annotations_path() if path is None else path).read_text(encoding="utf-8"))
     size, photos = spec["size"], spec["photos"]

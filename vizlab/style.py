@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from . import models as _models
+from .data import SAMPLES, _resize_and_crop, load_image, sample_image
 from .hooks import check_count, check_generator, check_input, eval_mode, forward_hooks, preserve_state, run_model
 from .optvis import param as P
 from .optvis.objectives import Objective
@@ -462,7 +463,6 @@ def pixels(image, size: int) -> torch.Tensor:
     """A photo (a sample's name, a path, PIL image or numpy array) -> pixels ``1 x 3 x size x size``
     in [0, 1] (short side resized to ``size``, centre crop)."""
     import numpy as np
-    from .data import SAMPLES, _resize_and_crop, load_image, sample_image
     img = sample_image(image) if isinstance(image, str) and image in SAMPLES else load_image(image)
     arr = np.asarray(_resize_and_crop(img, size), dtype=np.float32) / 255.0
     return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()

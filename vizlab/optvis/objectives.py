@@ -36,6 +36,8 @@ from typing import Callable, Iterable, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
+from .. import targets as _targets
+
 Acts = dict
 
 # The model being rendered, set by ``render``/``score`` while an objective runs, so that
@@ -247,7 +249,6 @@ def class_logit(k: Union[int, str], batch: Optional[int] = None) -> Objective:
                 raise ValueError(f"class_logit({k!r}) names a class: it is looked up in the model's class names "
                                  "when render/score run it; called directly, pass the index "
                                  f"vizlab.class_index(model, {k!r})")
-            from .. import targets as _targets
             index = _targets.resolve(k, model)
         if not 0 <= index < z.shape[1]:
             raise IndexError(f"the model has {z.shape[1]} classes; got class {index}")

@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .. import embed
+from ..hooks import check_count
 from ._base import Explorer, image_widget, update_image
 
 __all__ = ["TsneExplorer"]
@@ -35,7 +36,6 @@ class TsneExplorer(Explorer):
 
     def __init__(self, spaces: Mapping[str, np.ndarray], labels: Sequence[int],
                  perplexities: Sequence[float] = (5, 30, 50), seed: int = 0, width: int = 360):
-        from ..hooks import check_count
         if not isinstance(spaces, Mapping) or not spaces:
             raise ValueError("give at least one feature space as a dict, e.g. {'pixels': X}")
         arrays = {name: embed._points(X, f"feature space {name!r}") for name, X in spaces.items()}
