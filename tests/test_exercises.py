@@ -89,3 +89,103 @@ def test_odd_answers_fail_with_the_hint_never_a_traceback(odd, phrase):
 def test_right_values_in_another_container_pass(right, capsys):
     exercises.check("double", right, _double, DOUBLE_CASES)
     assert "double: passed (2 cases)" in capsys.readouterr().out
+
+
+# -- other obvious ways around the check (issue 18) ----------------------------------------------
+
+import functools
+import sys
+
+import vizlab.style as st
+
+FEATS = [(torch.randn(1, 3, 4, 4, generator=torch.Generator().manual_seed(s)),) for s in range(2)]
+
+
+def _gram(f):
+    n, c, h, w = f.shape
+    g = f.reshape(n, c, h * w)
+    return g @ g.transpose(1, 2) / (c * h * w)
+
+
+_ALIAS = st.gram_matrix                      # captured before the check, as a student cell would
+
+
+class _Lazy:                                 # computes the library's answer only when read as numbers
+    def __init__(self, f):
+        self.f = f
+
+    def __array__(self, dtype=None, copy=None):
+        return st.gram_matrix(self.f).numpy()
+
+
+@pytest.mark.parametrize("cheat", [
+    lambda f: _ALIAS(f),
+    functools.partial(st.gram_matrix),
+    lambda f: functools.partial(_ALIAS)(f),
+    lambda f: _Lazy(f),
+], ids=["alias", "partial", "partial of alias", "lazy __array__"])
+def test_the_reference_cannot_be_reached(cheat):
+    with pytest.raises(AssertionError, match="write it yourself"):
+        exercises.check("gram", cheat, st.gram_matrix, FEATS)
+
+
+def test_a_caught_forbidden_call_still_fails():
+    def sneaky(f):
+        try:
+            return st.gram_matrix(f)
+        except Exception:
+            return st.gram_matrix(f)          # the guard is off after the first error: the hit is remembered
+    with pytest.raises(AssertionError, match="write it yourself"):
+        exercises.check("gram", sneaky, st.gram_matrix, FEATS)
+
+
+def test_switching_the_guard_off_fails():
+    def off(f):
+        sys.setprofile(None)
+        return st.gram_matrix(f)
+    with pytest.raises(AssertionError, match="guard was switched off"):
+        exercises.check("gram", off, st.gram_matrix, FEATS)
+
+
+def test_forbid_names_torch_functions_and_allow_keeps_helpers(capsys):
+    with pytest.raises(AssertionError, match="corrcoef"):
+        exercises.check("corr", lambda a: torch.corrcoef(a)[0, 1], lambda a: torch.corrcoef(a)[0, 1],
+                        [(torch.randn(2, 5, generator=torch.Generator().manual_seed(0)),)], forbid=[torch.corrcoef])
+    exercises.check("gram", lambda f: st.gram_matrix(f) * 1.0, lambda f: st.gram_matrix(f), FEATS,
+                    allow=[st.gram_matrix])
+    assert "gram: passed (2 cases)" in capsys.readouterr().out
+
+
+def test_a_patched_library_fails_the_check():
+    """A student cell (Jupyter names its code /tmp/ipykernel_<pid>/<hash>.py) swaps the library's __code__."""
+    cell = {}
+    exec(compile("def _gram(f):\n    n, c, h, w = f.shape\n    g = f.reshape(n, c, h * w)\n"
+                 "    return g @ g.transpose(1, 2) / (c * h * w)\n", "/tmp/ipykernel_0/1234.py", "exec"), cell)
+    original = st.gram_matrix
+    try:
+        st.gram_matrix.__code__, saved = cell["_gram"].__code__, st.gram_matrix.__code__   # swapped in place
+    except ValueError:                                                          # (closure mismatch)
+        pytest.skip("cannot swap __code__ here")
+    try:
+        with pytest.raises(AssertionError, match="library was changed"):
+            exercises.check("gram", _gram, lambda f: st.gram_matrix(f), FEATS)
+    finally:
+        original.__code__ = saved
+
+
+def test_the_grader_cannot_be_replaced():
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        exercises.check = lambda *a, **k: None
+    exercises.__dict__["check"] = lambda *a, **k: None          # the module's dict: not what check cells get
+    try:
+        assert exercises.check.__code__.co_filename == exercises.__file__
+        from vizlab.exercises import check as imported
+        assert imported.__code__.co_filename == exercises.__file__
+    finally:
+        exercises.__dict__["check"] = exercises.check
+
+
+def test_hint_lines_fit_nbgrader_validate():
+    with pytest.raises(AssertionError) as info:
+        exercises.check("matmul", lambda a, b: (a @ b) * 2, reference, CASES, hint="word " * 40)
+    assert all(len(line) <= 88 for line in str(info.value).splitlines()), str(info.value)

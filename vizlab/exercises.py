@@ -29,7 +29,8 @@ What makes the grade honest (each point is a way to full marks without the work 
   catches still fails the check; the result is read as numbers inside the guard, so an object that would
   call the library later (``__array__``) is caught too.
 * **The reference cannot be patched.** The reference and the comparison run under a second profiler that
-  fails the check if they execute any code from a notebook cell other than the check cell itself: a
+  fails the check if they execute any code from a notebook cell other than the check cell itself (code
+  whose globals are the notebook's, or a library function whose ``__code__`` came from elsewhere): a
   library function replaced by a cell (``vz.cam.cam = mine``), a function whose ``__code__`` was swapped,
   a fake ``vizlab`` module, a patched helper deep inside the reference (``vizlab.cam.capture = ...``) or a
   patched ``numpy`` function used by the comparison all fail with "the library was changed".
@@ -42,9 +43,10 @@ What makes the grade honest (each point is a way to full marks without the work 
   student's function runs, the name of the earlier exercise's function by that exercise's reference: a
   wrong exercise 1 costs the points of exercise 1 only, and exercise 2's hint never describes it.
 
-Out of reach by design (Python has no sandbox): forging code objects with the library's file names,
-``object.__setattr__`` on this module, replacing ``sys.modules`` entries, ``ctypes``, threads started
-before the check. These take knowledge of the interpreter's internals, not of the chapter.
+Out of reach by design (Python has no sandbox): code a cell compiles with ``exec`` into a dict of its
+own under a library file's name, ``object.__setattr__``/``type.__setattr__`` on this module, replacing
+``sys.modules`` entries, ``ctypes``, threads started before the check, a table of answers computed in a
+cell from the visible cases. These take knowledge of the interpreter's internals, not of the chapter.
 """
 from __future__ import annotations
 
@@ -183,7 +185,7 @@ def _run_trusted(fn: Callable, args: tuple, own_files: frozenset, name: str, not
         filename = code.co_filename
         if filename in own_files:
             return
-        if frame.f_globals is notebook:
+        if frame.f_globals is notebook or _misplaced(code, frame.f_globals):
             if state["foreign"] is None:
                 state["foreign"] = code.co_qualname
             raise AssertionError(_foreign_message(name, state["foreign"]))
@@ -211,6 +213,23 @@ def _run_trusted(fn: Callable, args: tuple, own_files: frozenset, name: str, not
     if state["foreign"] is not None or switched_off:
         raise AssertionError(_foreign_message(name, state["foreign"] or "sys.setprofile"))
     return result
+
+
+_PLACED: dict[int, tuple[Any, bool]] = {}
+
+
+def _misplaced(code: types.CodeType, module_globals: dict) -> bool:
+    """True for code compiled from another file than the module it runs in: a library function whose
+    ``__code__`` was swapped for a cell's. Generated code (``<string>``: dataclasses, namedtuples) is not."""
+    known = _PLACED.get(id(code))
+    if known is not None and known[0] is code:
+        return known[1]
+    filename, home = code.co_filename, module_globals.get("__file__")
+    odd = bool(home) and filename != home and (not filename.startswith("<") or filename.startswith("<ipython"))
+    if odd and os.path.exists(filename) and os.path.exists(home):
+        odd = not os.path.samefile(filename, home)
+    _PLACED[id(code)] = (code, odd)
+    return odd
 
 
 _NOT_ANSWERS = {"__getattr__", "__getattribute__", "__dir__", "__repr__", "__len__", "__iter__"}
