@@ -33,9 +33,6 @@ ALLOWED_FUNCTION_LEVEL = {
     ("vizlab.digits", "vizlab.shortcut"):
         "deprecation alias in digits.__getattr__: vizlab.digits.bias_report / marker_share moved to "
         "vizlab.shortcut, which imports digits",
-    ("vizlab.data", "vizlab.hooks"):
-        "TODO: no reason left (hooks no longer imports data's dependencies); move it to the top of data.py "
-        "-- left while data.py is edited for another part of issue 21",
 }
 
 # Arrows left out of the circle check: only deprecation aliases, each inside a module-level

@@ -22,6 +22,7 @@ import torch
 from PIL import Image, ImageOps
 
 from . import models as _models
+from .hooks import check_count
 
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 
@@ -200,7 +201,6 @@ def preprocess(image: ImageLike, model: Optional[torch.nn.Module] = None, size: 
     """
     meta = _models.info(model) if model is not None else _models.ModelInfo("imagenet")
     if size is not None:
-        from .hooks import check_count
         size = check_count("size", size)
     img = _resize_and_crop(load_image(image), size or meta.input_size)
     pixels = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
