@@ -23,11 +23,12 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 # grade and would cost 10-40 s of CPU per submission. nbgrader's own list, with Execute replaced:
 c.Autograde.autograde_preprocessors = [ExercisesOnly, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-# Seconds one cell may run before nbgrader interrupts it and the cell scores 0 (nbgrader's default is 30).
-# An exercise cell of the instructor version takes at most about 1 s; the limit only stops a student's
-# endless loop from holding up the whole class.
-c.ExecutePreprocessor.timeout = 60
-c.Execute.timeout = 60
+# Seconds one cell may run before nbgrader interrupts it; the interrupted check scores 0 and grading goes on with the
+# next cell. Every exercise cell of the instructor version takes at most about 1.5 s (09's set-up: the digits CNN and
+# its features); 30 s (nbgrader's default, set here so that it is visible) leaves 20x for a slow but correct answer
+# and bounds what a student's endless loop costs: 30 s per check cell.
+c.ExecutePreprocessor.timeout = 30
+c.Execute.timeout = 30
 # A re-submission replaces the earlier one; students are created when their first submission is graded.
 c.Autograde.create_student = True
 

@@ -134,6 +134,24 @@ def test_round_trip(course):
         assert all(c["execution_count"] is not None for i, c in code if i > start), f"{aid}: an exercise cell did not run"
 
 
+GRADED = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if builder.has_exercises(p)]
+
+
+@pytest.mark.parametrize("path", GRADED, ids=[p.stem.split("_")[0] for p in GRADED])
+def test_no_chapter_reads_a_file_outside_its_folder(path):
+    """A released chapter has only itself and the package: no ../data (04, 11 and 12 read it until issue 18)."""
+    assert builder.outside_reads(path) == []
+
+
+def test_outside_reads_sees_the_old_data_paths(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "id": "a", "source": 'Image(filename="../data/optvis_gallery.jpg")'},
+                    {"cell_type": "code", "id": "b", "source": ['data_dir = Path("..") / "data"\n']},
+                    {"cell_type": "code", "id": "c", "source": 'np.load(f"../data/style_cache_{part}.npz")'},
+                    {"cell_type": "code", "id": "d", "source": 'ratio = a / b'}]}
+    (tmp_path / "x.ipynb").write_text(json.dumps(nb))
+    assert [h.split(" ")[1] for h in builder.outside_reads(tmp_path / "x.ipynb")] == ["[a]:", "[b]:", "[c]:"]
+
+
 @pytest.mark.parametrize("ch", CHAPTERS)
 def test_released_notebook_runs_alone(course, ch, tmp_path):
     """The student version, answered correctly, alone in an empty folder: Run All meets no error."""
