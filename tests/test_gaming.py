@@ -252,6 +252,7 @@ def test_every_bypass_scores_zero(name):
      "def score_from_cam(model, x, c):\n    return cam_map(model, x, c).mean(dim=(1, 2)) + model[-1].bias.detach()[c]\n"),
     ("07_smoothgrad", "noisy_copies", "ex07_1_check", "ex07_2_check", None),
     ("11_style_transfer", "gram_matrix", "ex11_2_check", "ex11_3_check", None),
+    ("09_tsne", "features_at", "ex09_1_check", "ex09_6_check", None),
 ])
 def test_chained_exercise_is_graded_against_the_earlier_reference(name, earlier, first, later, rewrite):
     """A wrong earlier exercise costs its own points only: the later check replaces the student's earlier
