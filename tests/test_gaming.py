@@ -39,7 +39,6 @@ _spec.loader.exec_module(S)
 # Exercises where a copy of the reference's code is an honest solution or a known gap of the exercise
 # itself (not of the checker), with the reason. Item 2 of issue 18 redesigns these exercises.
 COPY_IS_NOT_A_BYPASS = {
-    "ex05_2_check": "the reference is the model's own forward pass; the exercise compares with the logits (item 2)",
     "ex08_3_check": "the exercise hands out vz.integrated_gradients, whose return_delta=True is the answer (item 2)",
     "ex11_9_check": "an experiment: the check recomputes the measurement with the helpers the exercise hands out "
                     "(vz.capture, the Gram matrix of exercise 2), so copying it is running the experiment",
@@ -248,8 +247,8 @@ def test_every_bypass_scores_zero(name):
 
 
 @pytest.mark.parametrize("name, earlier, first, later, rewrite", [
-    ("05_cam", "cam_map", "ex05_1_check", "ex05_2_check",
-     "def score_from_cam(model, x, c):\n    return cam_map(model, x, c).mean(dim=(1, 2)) + model[-1].bias.detach()[c]\n"),
+    ("05_cam", "cam_maps", "ex05_1_check", "ex05_2_check", None),
+    ("05_cam", "cam_maps", "ex05_1_check", "ex05_6_check", None),
     ("07_smoothgrad", "noisy_copies", "ex07_1_check", "ex07_2_check", None),
     ("11_style_transfer", "gram_matrix", "ex11_2_check", "ex11_3_check", None),
     ("09_tsne", "features_at", "ex09_1_check", "ex09_6_check", None),
