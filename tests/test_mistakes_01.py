@@ -178,3 +178,42 @@ def test_every_exercise_has_two_or_three_mistakes():
 @pytest.mark.parametrize("gid, mistake, replacement, phrase", MISTAKES, ids=[f"{r[0]}: {r[1]}" for r in MISTAKES])
 def test_mistake_fails_with_the_hint(gid, mistake, replacement, phrase):
     assert_mistake_fails(CHAPTER, gid, replacement, phrase)
+
+
+# -- what the student sees (chapters 01-03) --------------------------------------------------------
+
+MY_CHAPTERS = ["01_feature_maps", "02_deconvnet", "03_saliency_guided_backprop"]
+
+
+@pytest.mark.parametrize("chapter", MY_CHAPTERS)
+def test_rubrics_stay_in_the_instructor_version(chapter):
+    """Each written question's model answer carries a marking rubric; nbgrader's student version drops both."""
+    import re
+    nb = S.load(S.NOTEBOOKS / f"{chapter}.ipynb")
+    answers = [c for c in nb["cells"] if c["cell_type"] == "markdown" and S.grading(c).get("solution")]
+    assert answers and all(re.search(r"\*\*Rubric \(\d points?\)\.\*\*", S.source(c)) for c in answers)
+    student = S.student_version(nb)
+    assert not any("Rubric" in S.source(c) or "Model answer" in S.source(c) for c in student["cells"])
+
+
+@pytest.mark.parametrize("chapter", MY_CHAPTERS)
+def test_no_prompt_or_hint_holds_a_solution_line(chapter):
+    """No line of a solution (comments and trivial lines aside) appears in the exercise prompts or in a hint."""
+    import ast
+    nb = S.load(S.NOTEBOOKS / f"{chapter}.ipynb")
+    cells = S.exercise_cells(nb)
+    section = nb["cells"][nb["cells"].index(cells[0]):]
+    visible = " ".join(S.source(c) for c in section if c["cell_type"] == "markdown" and not S.grading(c))
+    for c in cells:                                   # the hints: every string constant of a check cell
+        if S.is_check(c):
+            visible += " ".join(n.value for n in ast.walk(ast.parse(S.source(c)))
+                                if isinstance(n, ast.Constant) and isinstance(n.value, str))
+    visible = " ".join(visible.split())
+    for cell in cells:
+        if not S.is_solution(cell):
+            continue
+        body = S.source(cell).split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+        for line in body.splitlines():
+            code = " ".join(line.split("#")[0].split())
+            if len(code) >= 16 and not code.startswith(("def ", "return grad", "for ", "try", "finally")):
+                assert code not in visible, f"{S.grading(cell)['grade_id']}: the prompt or a hint shows {code!r}"
