@@ -41,8 +41,9 @@ _spec.loader.exec_module(S)
 COPY_IS_NOT_A_BYPASS = {
     "ex06_6_check": "an experiment: the check recomputes the measurement with the helper the exercise hands out "
                     "(vz.capture), so copying it is running the experiment",
-    "ex11_9_check": "an experiment: the check recomputes the measurement with the helpers the exercise hands out "
-                    "(vz.capture, the Gram matrix of exercise 2), so copying it is running the experiment",
+    "ex11_9_check": "an experiment: the check recomputes the measurement (vizlab.exercise_references) with the helpers "
+                    "the exercise hands out (vz.capture, the Gram matrix of exercise 2), so copying it is running the "
+                    "experiment",
     "ex12_6_check": "an experiment: the check recomputes the measurement with the helpers the exercise hands out "
                     "(ev.explain, ev.randomize, the Spearman of exercise 3), so copying it is running the experiment",
 }
@@ -106,6 +107,8 @@ def patch_targets(reference) -> set[str]:
     """The names of vizlab functions that the reference is or names in its code."""
     if isinstance(reference, types.FunctionType) and reference.__module__ in ("__exercises__", "__main__"):
         names = _code_names(reference.__code__)
+    elif isinstance(reference, types.FunctionType) and reference.__module__ == "vizlab.exercise_references":
+        names = _code_names(reference.__code__) | {reference.__name__}      # the reference and what it calls
     else:
         names = {reference.__name__}
     return {n for n in names for m in _patchable_modules()
@@ -126,6 +129,12 @@ def bypass_c(reference, student_name: str, n_args: int) -> str:
         lines.append(f"    if callable(getattr(_m, {name!r}, None)) and not isinstance(getattr(_m, {name!r}), type):")
         lines.append(f"        setattr(_m, {name!r}, _patched_{tag})")
     return "\n".join(lines) + "\n"
+
+
+def _as_pasted(code: types.CodeType) -> types.CodeType:
+    """``code`` (and the functions defined in it) as if typed into a notebook cell: new code objects, no library file."""
+    consts = tuple(_as_pasted(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_name="cheat", co_qualname="cheat", co_filename="<cheat>", co_consts=consts)
 
 
 def run(nb: dict, solution=None, before_check=None, record=None) -> dict[str, str]:
@@ -221,6 +230,10 @@ def test_every_bypass_scores_zero(name):
         if isinstance(ref, types.FunctionType) and ref.__module__ in ("__exercises__", "__main__"):
             code = ref.__code__.replace(co_name="cheat", co_qualname="cheat")     # the check cell's library call,
             fn = types.FunctionType(code, ns, "cheat", ref.__defaults__, ref.__closure__)   # as the student's code
+        elif isinstance(ref, types.FunctionType) and ref.__module__ == "vizlab.exercise_references":
+            # the reference read in vizlab/exercise_references.py and pasted into the notebook, imports and all
+            fn = types.FunctionType(_as_pasted(ref.__code__), dict(vars(sys.modules[ref.__module__])), "cheat",
+                                    ref.__defaults__, ref.__closure__)
         else:                                     # the reference is the library function: reach it via an alias
             fn = functools.partial(ref)
         ns[refs[gid]["student"]] = fn
