@@ -19,10 +19,86 @@ from __future__ import annotations
 
 import torch
 
+from . import attribution as A
+from . import optvis
 from . import style as st
+from .attribution import grad_x_input, guided_backprop, integrated_gradients
+from .cam import grad_cam, layer_cam
 from .hooks import capture
+from .optvis import objectives as O, param as P, transforms as T
 
-__all__ = ["ex11_7_masked_gram", "ex11_8_texture_steps", "ex11_9_gram_experiment"]
+__all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_6_ascent_vs_digits",
+           "ex06b_2_layer_cam_against", "ex06b_4_class_specificity",
+           "ex08_1_gauss_legendre", "ex08_4_completeness_errors",
+           "ex11_7_masked_gram", "ex11_8_texture_steps", "ex11_9_gram_experiment"]
+
+
+# -- chapter 04: filter ascent ----------------------------------------------------------------------------------
+
+def ex04_1_ascent_step(x, grad, lr):
+    """One step of ``optvis.NormalizedAscent`` up the gradient (``render`` stores -gradient: torch optimisers
+    minimise). Check cell: ``forbid=[optvis.NormalizedAscent]``."""
+    p = x.clone()
+    p.grad = -grad
+    optvis.NormalizedAscent([p], lr=lr).step()
+    return p
+
+
+def ex04_2_jitter_each(x, d, offsets):
+    """Each image cropped at its own offset with ``T.shift_crop``. Check cell: ``forbid=[T.shift_crop]``."""
+    return torch.stack([T.shift_crop(x[n:n + 1], d, int(dx), int(dy))[0] for n, (dx, dy) in enumerate(offsets)])
+
+
+def ex04_3_tv2_grad(x):
+    """The gradient of the squared total variation (``O.total_variation(beta=2)``) by autograd.
+    Check cell: ``forbid=[O.total_variation, ...autograd]``."""
+    x = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(O.total_variation(beta=2)({"image": x}).sum(), x)
+    return g
+
+
+def ex04_6_ascent_vs_digits(model, layer, c, x0, steps, lr, digits):
+    """The channel's mean after ``steps`` normalised ascent steps from ``x0`` (the measure) and the largest mean
+    over the real ``digits`` (the control). Check cell: ``forbid=[optvis.render, O.channel, P.pixels]``,
+    ``allow=[vz.capture]``."""
+    image, _ = optvis.render(model, O.channel(layer, c), param=P.pixels(0, init=x0, valid=None), transforms=[],
+                             steps=steps, optimizer="normalized", lr=lr, progress=False)
+    acts = capture(model, torch.cat([image.mean(1, keepdim=True), digits]), layer)[layer][:, c].mean(dim=(1, 2))
+    return acts[0], acts[1:].max()
+
+
+# -- chapter 06b: Score-CAM and LayerCAM ------------------------------------------------------------------------
+
+def ex06b_2_layer_cam_against(m, x, t, layer):
+    """LayerCAM of the counterfactual score -S_t. Check cell: ``forbid=[vz.layer_cam]``."""
+    return layer_cam(m, x, lambda logits: -logits[:, t], layer, upsample=False)
+
+
+def ex06b_4_class_specificity(model, x, y):
+    """Mean Pearson correlation, over the digits, between the map of the digit's class and that of class y + 1,
+    for guided backprop (|.| summed over channels) and for Grad-CAM. Check cell: ``allow=[vz.grad_cam,
+    guided_backprop]`` (nothing else to forbid)."""
+    def mean_correlation(a, b):
+        return torch.stack([torch.corrcoef(torch.stack([p.flatten(), q.flatten()]))[0, 1] for p, q in zip(a, b)]).mean()
+    other = (y + 1) % 10
+    return (mean_correlation(guided_backprop(model, x, y).abs().sum(1), guided_backprop(model, x, other).abs().sum(1)),
+            mean_correlation(grad_cam(model, x, y), grad_cam(model, x, other)))
+
+
+# -- chapter 08: integrated gradients ---------------------------------------------------------------------------
+
+def ex08_1_gauss_legendre(n):
+    """Gauss-Legendre points and weights on [0, 1] (float64). Check cell: ``forbid=[A.quadrature]``."""
+    return tuple(torch.tensor(v, dtype=torch.float64) for v in A.quadrature("gausslegendre", n))
+
+
+def ex08_4_completeness_errors(model, x, y, steps):
+    """Mean relative completeness error of IG from the black baseline, and of the control, gradient x input.
+    Check cell: ``forbid=[vz.grad_x_input]``, ``allow=[vz.integrated_gradients]``."""
+    attributions, delta = integrated_gradients(model, x, y, 0.0, steps=steps, return_delta=True)
+    difference = attributions.sum(dim=(1, 2, 3)) - delta
+    control = grad_x_input(model, x, y).sum(dim=(1, 2, 3)) - difference      # x' = 0: x - x' is x
+    return (delta.abs() / difference.abs()).mean(), (control.abs() / difference.abs()).mean()
 
 
 # -- chapter 11: style transfer ---------------------------------------------------------------------------------
