@@ -39,8 +39,8 @@ _spec.loader.exec_module(S)
 # Exercises where a copy of the reference's code is an honest solution or a known gap of the exercise
 # itself (not of the checker), with the reason. Item 2 of issue 18 redesigns these exercises.
 COPY_IS_NOT_A_BYPASS = {
-    "ex06_6_check": "an experiment: the check recomputes the measurement with the helper the exercise hands out "
-                    "(vz.capture), so copying it is running the experiment",
+    "ex06_6_check": "an experiment: the check recomputes the measurement (vizlab.exercise_references) with the helper "
+                    "the exercise hands out (vz.capture), so copying it is running the experiment",
     "ex11_9_check": "an experiment: the check recomputes the measurement (vizlab.exercise_references) with the helpers "
                     "the exercise hands out (vz.capture, the Gram matrix of exercise 2), so copying it is running the "
                     "experiment",

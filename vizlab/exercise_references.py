@@ -23,11 +23,12 @@ from . import attribution as A
 from . import optvis
 from . import style as st
 from .attribution import grad_x_input, guided_backprop, integrated_gradients
-from .cam import grad_cam, layer_cam
+from .cam import grad_cam, grad_cam_pp, layer_cam
 from .hooks import capture
 from .optvis import objectives as O, param as P, transforms as T
 
 __all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_6_ascent_vs_digits",
+           "ex06_1_contrast_grad_cam", "ex06_2_grad_cam_pp_T", "ex06_6_gradient_spread",
            "ex06b_2_layer_cam_against", "ex06b_4_class_specificity",
            "ex08_1_gauss_legendre", "ex08_4_completeness_errors",
            "ex11_7_masked_gram", "ex11_8_texture_steps", "ex11_9_gram_experiment"]
@@ -65,6 +66,28 @@ def ex04_6_ascent_vs_digits(model, layer, c, x0, steps, lr, digits):
                              steps=steps, optimizer="normalized", lr=lr, progress=False)
     acts = capture(model, torch.cat([image.mean(1, keepdim=True), digits]), layer)[layer][:, c].mean(dim=(1, 2))
     return acts[0], acts[1:].max()
+
+
+# -- chapter 06: Grad-CAM ----------------------------------------------------------------------------------------
+
+def ex06_1_contrast_grad_cam(m, x, a, b, layer):
+    """Grad-CAM of the contrast S_a - S_b ("a rather than b"). Check cell: ``forbid=[vz.grad_cam]``."""
+    return grad_cam(m, x, lambda out: out[:, a] - out[:, b], layer, upsample=False)
+
+
+def ex06_2_grad_cam_pp_T(m, x, t, T, layer):
+    """Grad-CAM++ of exp((S - S0) / T): each derivative brings a factor 1/T. Check cell: ``forbid=[vz.grad_cam_pp]``."""
+    return grad_cam_pp(m, x, t, layer, upsample=False, output_fn=lambda s: torch.exp((s - s.detach()) / T))
+
+
+def ex06_6_gradient_spread(model, control, x, y):
+    """Median over images and channels of the spread of relu3's gradient over positions (std / mean size), for
+    the model (measure) and for its GAP + linear head (control). Check cell: ``allow=[vz.capture]``."""
+    values = []
+    for net in (model, control):
+        G = capture(net, x, "relu3", target=y, gradients=True).gradients["relu3"].flatten(2)
+        values.append(torch.median(torch.std(G, dim=2) / G.abs().mean(dim=2).clamp_min(1e-20)))
+    return values[0], values[1]
 
 
 # -- chapter 06b: Score-CAM and LayerCAM ------------------------------------------------------------------------
