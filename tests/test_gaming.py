@@ -44,8 +44,9 @@ COPY_IS_NOT_A_BYPASS = {
     "ex11_9_check": "an experiment: the check recomputes the measurement (vizlab.exercise_references) with the helpers "
                     "the exercise hands out (vz.capture, the Gram matrix of exercise 2), so copying it is running the "
                     "experiment",
-    "ex12_6_check": "an experiment: the check recomputes the measurement with the helpers the exercise hands out "
-                    "(ev.explain, ev.randomize, the Spearman of exercise 3), so copying it is running the experiment",
+    "ex12_6_check": "an experiment: the check recomputes the measurement (vizlab.exercise_references) with the helpers "
+                    "the exercise hands out (ev.explain, ev.randomize, the Spearman of exercise 3), so copying it is "
+                    "running the experiment",
 }
 
 BYPASS_B = '''

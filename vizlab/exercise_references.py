@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from . import attribution as A
+from . import evaluate as ev
 from . import optvis
 from . import style as st
 from .attribution import grad_x_input, guided_backprop, integrated_gradients
@@ -31,6 +32,7 @@ __all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_
            "ex06_1_contrast_grad_cam", "ex06_2_grad_cam_pp_T", "ex06_6_gradient_spread",
            "ex06b_2_layer_cam_against", "ex06b_4_class_specificity",
            "ex08_1_gauss_legendre", "ex08_4_completeness_errors",
+           "ex12_1_deletion_aucs", "ex12_6_sanity_experiment",
            "ex11_7_masked_gram", "ex11_8_texture_steps", "ex11_9_gram_experiment"]
 
 
@@ -154,3 +156,21 @@ def ex11_9_gram_experiment(model, layer, x, perm, perms):
     def change(F2):
         return (st.gram_matrix(F2.reshape(A.shape)) - G).norm() / G.norm()
     return torch.stack([change(F[:, perm]), change(F.gather(1, perms))])
+
+
+# -- chapter 12: evaluating explanations ------------------------------------------------------------------------
+
+def ex12_1_deletion_aucs(m, x, sm, t, s):
+    """Areas under the deletion curves, most relevant pixels first and least relevant first (the ranking of -sm).
+    Check cell: ``forbid=[vz.deletion, ev.auc]``."""
+    curves = [ev.deletion(ranking[None], m, x, t, step=s, substrate=0.0)[0] for ranking in (sm, -sm)]
+    return torch.stack([ev.auc(c) for c in curves])
+
+
+def ex12_6_sanity_experiment(method, model, x, x_other, target, target_other):
+    """Rank correlation of a digit's map before and after fc2 is re-initialised (measure) and of the trained
+    model's maps of two different digits (control). Check cell: ``allow=[ev.explain, ev.randomize, ev.spearman]``."""
+    _, randomised = next(ev.randomize(model, "fc2", generator=0))
+    trained = ev.explain(method, model, x, target)[0]
+    return torch.stack([torch.tensor(ev.spearman(trained, ev.explain(method, randomised, x, target)[0])),
+                        torch.tensor(ev.spearman(trained, ev.explain(method, model, x_other, target_other)[0]))])
