@@ -133,7 +133,7 @@ def bypass_c(reference, student_name: str, n_args: int) -> str:
 
 
 def _as_pasted(code: types.CodeType) -> types.CodeType:
-    """``code`` (and the functions defined in it) as if typed into a notebook cell: new code objects, no library file."""
+    """``code`` (and the functions it defines) as if typed into a notebook cell: new code objects, no library file."""
     consts = tuple(_as_pasted(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
     return code.replace(co_name="cheat", co_qualname="cheat", co_filename="<cheat>", co_consts=consts)
 

@@ -20,9 +20,12 @@ from __future__ import annotations
 import torch
 
 from . import attribution as A
+from . import digits as _digits
+from . import embed as _E
 from . import evaluate as ev
 from . import optvis
 from . import style as st
+from .adversarial import pgd
 from .attribution import grad_x_input, guided_backprop, integrated_gradients
 from .cam import grad_cam, grad_cam_pp, layer_cam
 from .hooks import capture
@@ -33,6 +36,7 @@ __all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_
            "ex06b_2_layer_cam_against", "ex06b_4_class_specificity",
            "ex08_1_gauss_legendre", "ex08_4_completeness_errors",
            "ex12_1_deletion_aucs", "ex12_6_sanity_experiment",
+           "ex09_6_cluster_vs_control", "ex10_6_attack_vs_noise",
            "ex11_7_masked_gram", "ex11_8_texture_steps", "ex11_9_gram_experiment"]
 
 
@@ -124,6 +128,23 @@ def ex08_4_completeness_errors(model, x, y, steps):
     difference = attributions.sum(dim=(1, 2, 3)) - delta
     control = grad_x_input(model, x, y).sum(dim=(1, 2, 3)) - difference      # x' = 0: x - x' is x
     return (delta.abs() / difference.abs()).mean(), (control.abs() / difference.abs()).mean()
+
+
+# -- chapter 09: t-SNE --------------------------------------------------------------------------------------------
+
+def ex09_6_cluster_vs_control(model, control, xx, labels, layer):
+    """Silhouette by class of the trained network's features at ``layer`` (measure) and of the random-weights
+    control's (control). Check cell: ``forbid=[E.layer_features]``, ``allow=[E.silhouette]``."""
+    return tuple(_E.silhouette(_E.layer_features(net, xx, layer), labels.numpy()) for net in (model, control))
+
+
+# -- chapter 10: adversarial examples -----------------------------------------------------------------------------
+
+def ex10_6_attack_vs_noise(m, xx, labels, e, signs):
+    """Accuracy after one FGSM step of size ``e`` (one PGD step from the start) and after the same ``e`` spent on
+    the random ``signs`` (control). Check cell: ``forbid=[vz.pgd]``, ``allow=[digits.accuracy]``."""
+    return (_digits.accuracy(m, pgd(m, xx, labels, e, steps=1, step=e), labels),
+            _digits.accuracy(m, (xx + e * signs).clamp(0, 1), labels))
 
 
 # -- chapter 11: style transfer ---------------------------------------------------------------------------------
