@@ -26,7 +26,7 @@ from . import evaluate as ev
 from . import optvis
 from . import style as st
 from .adversarial import pgd
-from .attribution import grad_x_input, guided_backprop, integrated_gradients
+from .attribution import grad_x_input, guided_backprop, integrated_gradients, saliency, smoothgrad
 from .cam import grad_cam, grad_cam_pp, layer_cam
 from .hooks import capture
 from .optvis import objectives as O, param as P, transforms as T
@@ -34,6 +34,7 @@ from .optvis import objectives as O, param as P, transforms as T
 __all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_6_ascent_vs_digits",
            "ex06_1_contrast_grad_cam", "ex06_2_grad_cam_pp_T", "ex06_6_gradient_spread",
            "ex06b_2_layer_cam_against", "ex06b_4_class_specificity",
+           "ex07_1_noisy_copies", "ex07_4_run_agreement",
            "ex08_1_gauss_legendre", "ex08_4_completeness_errors",
            "ex12_1_deletion_aucs", "ex12_6_sanity_experiment",
            "ex09_6_cluster_vs_control", "ex10_6_attack_vs_noise",
@@ -112,6 +113,29 @@ def ex06b_4_class_specificity(model, x, y):
     other = (y + 1) % 10
     return (mean_correlation(guided_backprop(model, x, y).abs().sum(1), guided_backprop(model, x, other).abs().sum(1)),
             mean_correlation(grad_cam(model, x, y), grad_cam(model, x, other)))
+
+
+# -- chapter 07: SmoothGrad --------------------------------------------------------------------------------------
+
+def ex07_1_noisy_copies(x, samples, noise, seed):
+    """The ``samples`` noisy copies SmoothGrad draws (``A.noisy_attributions`` with an "attribution" that returns
+    its input), shape ``[samples, *x.shape]``. Check cell: ``forbid=[A.noisy_attributions]``."""
+    def keep(model, batch, target):
+        return batch
+    drawn = A.noisy_attributions(keep, None, x, 0, samples=samples, noise=noise,
+                                 generator=torch.Generator().manual_seed(seed))
+    return torch.stack([copy for _, _, copy in drawn]).reshape(samples, *x.shape)
+
+
+def ex07_4_run_agreement(model, x, y, samples):
+    """Mean Pearson correlation over the digits between two SmoothGrad runs (seeds 1 and 2, |.| max over the
+    channels) with ``samples`` samples (measure) and with one (control). Check cell: ``forbid=[torch.corrcoef,
+    np.corrcoef]``, ``allow=[vz.smoothgrad, A.abs_max]``."""
+    def agreement(n):
+        a, b = (A.abs_max(smoothgrad(saliency, model, x, y, samples=n, noise=0.2,
+                                     generator=torch.Generator().manual_seed(seed))) for seed in (1, 2))
+        return torch.stack([torch.corrcoef(torch.stack([p.flatten(), q.flatten()]))[0, 1] for p, q in zip(a, b)]).mean()
+    return agreement(samples), agreement(1)
 
 
 # -- chapter 08: integrated gradients ---------------------------------------------------------------------------
