@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from . import attribution as A
+from . import cam as _cam
 from . import digits as _digits
 from . import embed as _E
 from . import evaluate as ev
@@ -32,6 +33,7 @@ from .hooks import capture
 from .optvis import objectives as O, param as P, transforms as T
 
 __all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_6_ascent_vs_digits",
+           "ex05_1_cam_maps", "ex05_1_cam_maps_by_hand", "ex05_2_score_without", "ex05_6_cam_localisation",
            "ex06_1_contrast_grad_cam", "ex06_2_grad_cam_pp_T", "ex06_6_gradient_spread",
            "ex06b_2_layer_cam_against", "ex06b_4_class_specificity",
            "ex07_1_noisy_copies", "ex07_4_run_agreement",
@@ -73,6 +75,41 @@ def ex04_6_ascent_vs_digits(model, layer, c, x0, steps, lr, digits):
                              steps=steps, optimizer="normalized", lr=lr, progress=False)
     acts = capture(model, torch.cat([image.mean(1, keepdim=True), digits]), layer)[layer][:, c].mean(dim=(1, 2))
     return acts[0], acts[1:].max()
+
+
+# -- chapter 05: CAM --------------------------------------------------------------------------------------------
+
+def ex05_1_cam_maps(m, x, classes, layer):
+    """One raw CAM per class (no ReLU, no upsampling), classes as axis 1. Check cell: ``forbid=[vz.cam.cam]``."""
+    return torch.stack([_cam.cam(m, x, c, layer=layer, relu=False, upsample=False) for c in classes], dim=1)
+
+
+def ex05_1_cam_maps_by_hand(m, x, classes, layer):
+    """The same maps without ``vz.cam.cam``: what later checks put in place of the student's ``cam_maps``
+    (``uses=``), where ``vz.cam.cam`` may be forbidden."""
+    body = m[:[name for name, _ in m.named_children()].index(layer) + 1]
+    return torch.einsum("ck,nkhw->nchw", m[-1].weight.detach()[list(classes)], body(x).detach())
+
+
+def ex05_2_score_without(m, x, c, drop):
+    """Class ``c``'s logit with the features at ``drop`` switched off (GAP + classifier on what is left)."""
+    with torch.no_grad():
+        return m[4:](m[:4](x) * ~drop)[:, c]
+
+
+def ex05_6_cam_localisation(model, control, left, right, y_left, y_right):
+    """Mean share of each digit's own-class CAM (ReLU'd) that falls on that digit's half of a two-digit canvas,
+    for the model (measure) and for random weights (control). Check cell: ``forbid=[vz.cam.cam]``."""
+    canvas, result = torch.cat([left, right], dim=3), []
+    for net in (model, control):
+        shares = []
+        for n in range(len(canvas)):
+            for k, side in ((int(y_left[n]), 0), (int(y_right[n]), 1)):
+                m = _cam.cam(net, canvas[n:n + 1], k, layer="relu3", upsample=False)[0]
+                half = m.shape[-1] // 2
+                shares.append((m[:, :half] if side == 0 else m[:, half:]).sum() / m.sum().clamp_min(1e-12))
+        result.append(torch.stack(shares).mean())
+    return result[0], result[1]
 
 
 # -- chapter 06: Grad-CAM ----------------------------------------------------------------------------------------
