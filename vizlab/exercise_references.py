@@ -28,11 +28,14 @@ from . import optvis
 from . import style as st
 from .adversarial import pgd
 from .attribution import grad_x_input, guided_backprop, integrated_gradients, saliency, smoothgrad
+from .features import layer_statistics
 from .cam import grad_cam, grad_cam_pp, layer_cam
 from .hooks import capture
 from .optvis import objectives as O, param as P, transforms as T
 
-__all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_6_ascent_vs_digits",
+__all__ = ["ex01_4_sparsity_growth", "ex02_4_channel_overlap",
+           "ex03_1_contrastive_saliency", "ex03_2_first_order_gap", "ex03_4_class_sensitivity",
+           "ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_6_ascent_vs_digits",
            "ex05_1_cam_maps", "ex05_1_cam_maps_by_hand", "ex05_2_score_without", "ex05_6_cam_localisation",
            "ex06_1_contrast_grad_cam", "ex06_2_grad_cam_pp_T", "ex06_6_gradient_spread",
            "ex06b_2_layer_cam_against", "ex06b_4_class_specificity",
@@ -41,6 +44,63 @@ __all__ = ["ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_
            "ex12_1_deletion_aucs", "ex12_6_sanity_experiment",
            "ex09_6_cluster_vs_control", "ex10_6_attack_vs_noise",
            "ex11_7_masked_gram", "ex11_8_texture_steps", "ex11_9_gram_experiment"]
+
+
+# -- chapter 01: feature maps ----------------------------------------------------------------------------------
+
+def ex01_4_sparsity_growth(m, control, x, early, late):
+    """Growth of the ReLU sparsity from ``early`` to ``late`` for the trained network and for the random-weights
+    control, and 1.0 if the first is larger. Check cell: ``forbid=[vz.layer_statistics, vz.features.sparsity]``."""
+    def growth_of(net):
+        first, last = layer_statistics(net, x, [early, late])
+        return last.sparsity - first.sparsity
+    growth, control_growth = growth_of(m), growth_of(control)
+    return growth, control_growth, float(growth > control_growth)
+
+
+# -- chapter 02: deconvnet --------------------------------------------------------------------------------------
+
+def ex02_4_channel_overlap(m, x, deep, shallow):
+    """Mean pairwise correlation of the deconvnet projections' sizes of each digit's three strongest channels,
+    at block ``deep`` and at the control block ``shallow``, and 1.0 if the first is larger.
+    Check cell: ``forbid=[digits.zeiler_fergus]``, ``allow=[vz.capture, Captured.__getitem__, vz.neuron_gradient]``."""
+    def overlap(xi, block):
+        a = capture(m, xi, f"relu{block}")[f"relu{block}"][0]
+        top = a.flatten(1).amax(1).argsort(descending=True)[:3].tolist()
+        c = torch.corrcoef(torch.stack([_digits.zeiler_fergus(m, xi, block, k)[0].abs().flatten() for k in top]))
+        return float(c[0, 1] + c[0, 2] + c[1, 2]) / 3
+    d = sum(overlap(x[i:i + 1], deep) for i in range(len(x))) / len(x)
+    s = sum(overlap(x[i:i + 1], shallow) for i in range(len(x))) / len(x)
+    return d, s, float(d > s)
+
+
+# -- chapter 03: saliency and guided backprop -------------------------------------------------------------------
+
+def ex03_1_contrastive_saliency(m, x, t, o):
+    """Saliency of the logit difference S_t - S_o, the largest |value| over the colour channels.
+    Check cell: ``forbid=[A.abs_max, vz.saliency]``."""
+    return A.abs_max(saliency(m, x, t) - saliency(m, x, o))
+
+
+def ex03_2_first_order_gap(m, x, t, b):
+    """True change of logit t from baseline ``b`` to ``x`` minus its first-order estimate grad(x) . (x - b).
+    Check cell: ``forbid=[vz.grad_x_input, vz.saliency]``."""
+    with torch.no_grad():
+        change = m(x)[:, t] - m(b)[:, t]
+    return change - (grad_x_input(m, x, t) - b * saliency(m, x, t)).sum(dim=(1, 2, 3))
+
+
+def ex03_4_class_sensitivity(m, x):
+    """Mean Spearman correlation, per digit, of the maps for the top class and the next class, for guided
+    backprop and for the plain gradient (control), and 1.0 if the first is larger. Check cell:
+    ``forbid=[ev.spearman, ...]``, ``allow=[vz.saliency, vz.guided_backprop, A.abs_max]``."""
+    with torch.no_grad():
+        top = m(x).argmax(1)
+    means = []
+    for method in (guided_backprop, saliency):
+        a, b = A.abs_max(method(m, x, top.tolist())), A.abs_max(method(m, x, ((top + 1) % 10).tolist()))
+        means.append(sum(ev.spearman(a[i], b[i]) for i in range(len(x))) / len(x))
+    return means[0], means[1], float(means[0] > means[1])
 
 
 # -- chapter 04: filter ascent ----------------------------------------------------------------------------------
