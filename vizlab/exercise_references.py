@@ -18,6 +18,8 @@ sat in the check cell.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from . import attribution as A
 from . import cam as _cam
@@ -33,7 +35,8 @@ from .cam import grad_cam, grad_cam_pp, layer_cam
 from .hooks import capture
 from .optvis import objectives as O, param as P, transforms as T
 
-__all__ = ["ex01_4_sparsity_growth", "ex02_4_channel_overlap",
+__all__ = ["ex01_1_layer_io", "ex01_3_similarity_matrix", "ex01_4_sparsity_growth",
+           "ex02_1_maxpool_backward", "ex02_2_relu_backward", "ex02_3_deconv_layer", "ex02_4_channel_overlap",
            "ex03_1_contrastive_saliency", "ex03_2_first_order_gap", "ex03_4_class_sensitivity",
            "ex04_1_ascent_step", "ex04_2_jitter_each", "ex04_3_tv2_grad", "ex04_6_ascent_vs_digits",
            "ex05_1_cam_maps", "ex05_1_cam_maps_by_hand", "ex05_2_score_without", "ex05_6_cam_localisation",
@@ -48,6 +51,21 @@ __all__ = ["ex01_4_sparsity_growth", "ex02_4_channel_overlap",
 
 # -- chapter 01: feature maps ----------------------------------------------------------------------------------
 
+def ex01_1_layer_io(m, x, name):
+    """The input and the output of layer ``name`` of a Sequential (its input is the previous layer's output),
+    after checking no hook was left on ``m``. Check cell: ``forbid=[vz.capture]``."""
+    assert not any(k._forward_hooks or k._forward_pre_hooks for k in m.modules()), \
+        "layer_io: a hook was left on the model -- remove every hook you registered, also when the model raises"
+    before = str(int(name) - 1)
+    maps = capture(m, x, [before, name])
+    return maps[before], maps[name]
+
+
+def ex01_3_similarity_matrix(m):
+    """Pearson correlation between the photos' channel profiles (each map's spatial mean)."""
+    return torch.corrcoef(m.mean(dim=(2, 3)))
+
+
 def ex01_4_sparsity_growth(m, control, x, early, late):
     """Growth of the ReLU sparsity from ``early`` to ``late`` for the trained network and for the random-weights
     control, and 1.0 if the first is larger. Check cell: ``forbid=[vz.layer_statistics, vz.features.sparsity]``."""
@@ -59,6 +77,29 @@ def ex01_4_sparsity_growth(m, control, x, early, late):
 
 
 # -- chapter 02: deconvnet --------------------------------------------------------------------------------------
+
+def ex02_1_maxpool_backward(x, g):
+    """The gradient ``g`` sent back through max-pooling 3x3, stride 2, padding 1, by autograd."""
+    xg = x.clone().requires_grad_(True)
+    return torch.autograd.grad(F.max_pool2d(xg, 3, stride=2, padding=1), xg, g)[0]
+
+
+def ex02_2_relu_backward(x, g, rule):
+    """``g`` sent back through a ReLU6 under ``A.relu_rule(rule)``. Check cell: ``forbid=[A.relu_rule, ...]``."""
+    relu, xg = nn.Sequential(nn.ReLU6()), x.clone().requires_grad_(True)
+    with A.relu_rule(relu, rule):
+        return torch.autograd.grad(relu(xg), xg, g)[0]
+
+
+def ex02_3_deconv_layer(r, x, conv):
+    """The deconvnet's way back through ``conv`` + ReLU6 for the signal ``r``. Check cell:
+    ``forbid=[A.relu_rule, ...]``."""
+    block = nn.Sequential(conv, nn.ReLU6())
+    xg = x.clone().requires_grad_(True)
+    with A.relu_rule(block, "deconvnet"):
+        (grad,) = torch.autograd.grad((block(xg) * r).sum(), xg)
+    return grad
+
 
 def ex02_4_channel_overlap(m, x, deep, shallow):
     """Mean pairwise correlation of the deconvnet projections' sizes of each digit's three strongest channels,
