@@ -67,3 +67,33 @@ def test_separators_can_stay_out_of_the_colour_scale():
     top = np.array(matplotlib.colormaps["viridis"](1.0)) * 255
     assert not np.all(np.abs(drawn[..., :3].reshape(-1, 3) - top[:3]) < 2, axis=1).any()  # nothing in the top colour
     plt.close("all")
+
+
+def _colorbars(fig):
+    return [a for a in fig.axes if a.get_label() == "<colorbar>"]
+
+
+def test_maps_and_overlays_carry_their_colour_bar_by_default():
+    for draw in (lambda ax: plot.show_map(np.arange(6.0).reshape(2, 3), ax=ax),
+                 lambda ax: plot.heatmap_overlay(np.zeros((4, 4, 3)), np.arange(4.0).reshape(2, 2), ax=ax),
+                 lambda ax: plot.channel_grid(torch.rand(3, 4, 4), ax=ax)):
+        fig, ax = plt.subplots()
+        draw(ax)
+        assert len(_colorbars(fig)) == 1
+        plt.close(fig)
+    fig, ax = plt.subplots()
+    plot.show_map(np.ones((2, 2)), ax=ax, colorbar=False)
+    assert not _colorbars(fig)
+
+
+def test_colour_bar_is_in_the_maps_units_and_diverging_for_signed_maps():
+    fig, axes = plt.subplots(1, 3)
+    plot.show_map(np.array([[2.0, 5.0]]), ax=axes[0])                 # unsigned: min..max, its own units
+    plot.show_map(np.array([[-1.0, 3.0]]), ax=axes[1])                # signed: centred on zero
+    plot.heatmap_overlay(np.zeros((4, 4, 3)), np.array([[0.5, 2.0]]), ax=axes[2])
+    unsigned, signed = axes[0].images[0], axes[1].images[0]
+    assert unsigned.get_clim() == (2.0, 5.0) and unsigned.get_cmap().name == "viridis"
+    assert signed.get_clim() == (-3.0, 3.0) and signed.get_cmap().name == "bwr"
+    overlay_bar = _colorbars(fig)[2]
+    assert overlay_bar.get_ylim() == (0.5, 2.0)
+    plt.close(fig)

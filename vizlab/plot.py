@@ -155,37 +155,68 @@ def show_image(image, ax=None, title: Optional[str] = None, cmap: str = "gray"):
     return _finish(ax, title)
 
 
+def add_colorbar(ax, mappable, label: Optional[str] = None):
+    """A colour bar beside ``ax`` -- a colour that encodes a value needs its scale next to it."""
+    bar = ax.figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04)
+    bar.ax.tick_params(labelsize=7)
+    if label:
+        bar.set_label(label, fontsize=8)
+    return bar
+
+
+def _is_signed(m: np.ndarray) -> bool:
+    return bool(m.min() < 0 < m.max())
+
+
 def show_map(map2d: Array, ax=None, title: Optional[str] = None, cmap: Optional[str] = None,
-             symmetric: bool = False, colorbar: bool = False):
-    """Draw a 2-D map. ``symmetric=True`` centres a diverging colormap on zero (signed maps:
-    red = raises the score, blue = lowers it); otherwise min-max to [0, 1]."""
+             symmetric: Optional[bool] = None, colorbar: bool = True, label: Optional[str] = None):
+    """Draw a 2-D map with its colour bar (in the map's own units).
+
+    A signed map (``symmetric=None`` and values on both sides of zero, or ``symmetric=True``) gets a
+    diverging colormap centred on zero: red raises the score, blue lowers it, white is zero. An unsigned
+    map is drawn from its minimum to its maximum. ``colorbar=False`` only where the scale is shown
+    elsewhere (e.g. one bar for a row of maps drawn on one scale)."""
     ax = _axes(ax)
-    m = as_numpy(map2d)
+    m = as_numpy(map2d).astype(np.float64)
+    if symmetric is None:
+        symmetric = _is_signed(m)
     if symmetric:
         bound = max(float(np.abs(m).max()), EPS)
         im = ax.imshow(m, cmap=cmap or "bwr", vmin=-bound, vmax=bound)
     else:
-        im = ax.imshow(normalize(m), cmap=cmap or "viridis", vmin=0, vmax=1)
+        lo, hi = float(m.min()), float(m.max())
+        im = ax.imshow(m, cmap=cmap or "viridis", vmin=lo, vmax=hi if hi > lo else lo + 1)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        add_colorbar(ax, im, label)
     return _finish(ax, title)
 
 
 def heatmap_overlay(image, heatmap: Array, ax=None, title: Optional[str] = None, alpha: float = 0.5,
-                    cmap: str = "jet"):
-    """Draw a heatmap (any resolution) over a photo, e.g. a CAM over the image the model saw."""
+                    cmap: str = "jet", colorbar: bool = True, label: Optional[str] = None):
+    """Draw a heatmap (any resolution) over a photo, e.g. a CAM over the image the model saw; the colour
+    bar gives the heatmap's values (its minimum is the colormap's first colour, its maximum the last)."""
     ax = _axes(ax)
     ax.imshow(blend(image, heatmap, alpha, cmap))
+    if colorbar:
+        heat = as_numpy(heatmap)
+        lo, hi = float(heat.min()), float(heat.max())
+        scale = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(lo, hi if hi > lo else lo + 1),
+                                             matplotlib.colormaps[cmap])
+        add_colorbar(ax, scale, label)
     return _finish(ax, title)
 
 
 def channel_grid(maps: Array, ax=None, title: Optional[str] = None, ncols: Optional[int] = None,
-                 normalization: str = "channel", max_channels: Optional[int] = 64, cmap: str = "viridis"):
+                 normalization: str = "channel", max_channels: Optional[int] = 64, cmap: str = "viridis",
+                 colorbar: bool = True):
     """Draw channels ``[C, H, W]`` as one mosaic (see ``tile_channels``); separators and empty
-    tiles are left in the page colour, outside the colour scale."""
+    tiles are left in the page colour, outside the colour scale. The colour bar runs 0..1: each
+    tile's own min..max (``normalization="channel"``) or the layer's (``"shared"``)."""
     ax = _axes(ax)
     colours = matplotlib.colormaps[cmap].with_extremes(bad=BACKGROUND)
-    ax.imshow(tile_channels(maps, ncols, normalization, max_channels, fill=np.nan), cmap=colours, vmin=0, vmax=1)
+    im = ax.imshow(tile_channels(maps, ncols, normalization, max_channels, fill=np.nan), cmap=colours, vmin=0, vmax=1)
+    if colorbar:
+        add_colorbar(ax, im, "each channel: min → max" if normalization == "channel" else "layer: min → max")
     return _finish(ax, title)
 
 
@@ -211,4 +242,4 @@ def image_grid(images: Sequence, titles: Optional[Sequence[str]] = None, ncols: 
 
 
 __all__ = ["normalize", "tile_channels", "colorize", "resize_map", "blend", "to_png", "show_image", "show_map",
-           "heatmap_overlay", "channel_grid", "image_grid", "as_image", "as_numpy"]
+           "heatmap_overlay", "channel_grid", "image_grid", "add_colorbar", "as_image", "as_numpy"]
