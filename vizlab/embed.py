@@ -368,15 +368,17 @@ def spread(X: np.ndarray, labels: Sequence[int]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 def plot_embedding(Y: np.ndarray, labels: Sequence[int], ax=None, title: Optional[str] = None,
-                   thumbnails: Optional[np.ndarray] = None, every: int = 6, zoom: float = 1.6, size: float = 6):
+                   thumbnails: Optional[np.ndarray] = None, every: int = 6, zoom: float = 1.6, size: float = 6,
+                   axis_labels: Sequence[str] = ("t-SNE 1", "t-SNE 2")):
     """Scatter a 2-D embedding coloured by class (``tab10``), the class number at each class's
     median; with ``thumbnails`` (``[n, h, w]`` greyscale), every ``every``-th point drawn as its
-    picture instead of a dot. Returns ``ax``."""
+    picture instead of a dot. The axes are labelled but carry no ticks: a t-SNE map's coordinates
+    have no units, only its neighbourhoods mean something. Returns ``ax``."""
     import matplotlib.pyplot as plt
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
     Y, labels = np.asarray(Y), np.asarray(labels)
     if ax is None:
-        _, ax = plt.subplots(figsize=(4, 4))
+        _, ax = plt.subplots(figsize=(7, 7))
     ax.scatter(Y[:, 0], Y[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=size, linewidths=0)
     if thumbnails is not None:
         for i in range(0, len(Y), every):
@@ -390,6 +392,8 @@ def plot_embedding(Y: np.ndarray, labels: Sequence[int], ax=None, title: Optiona
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.7, lw=0))
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel(axis_labels[0], fontsize=8)
+    ax.set_ylabel(axis_labels[1], fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
     return ax
