@@ -25,13 +25,14 @@ __version__ = "0.1.0"
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
 _SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli",
                "exercises", "optvis", "digits", "shortcut", "adversarial", "evaluate", "style", "embed",
-               "lookup"]
+               "lookup", "perturbation"]
 _LAZY_FUNCTIONS = {
     "features": ["feature_maps", "sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
     "attribution": ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient",
                     "smoothgrad", "integrated_gradients"],
     # vz.cam is the module (vz.cam.cam the function): a package attribute cannot be both.
     "cam": ["grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam"],
+    "perturbation": ["occlusion"],
     "adversarial": ["fgsm", "pgd", "fooling_image"],
     "evaluate": ["deletion", "insertion", "pointing_game", "energy_pointing_game", "sanity_check"],
 }
