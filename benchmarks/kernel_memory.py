@@ -89,10 +89,16 @@ TRIM = "import ctypes as _c, gc as _gc; _gc.collect(); _c.CDLL('libc.so.6').mall
 
 
 def run_chapter(path: Path, interval: float, timeout: int, inserts: dict[int, list[str]] | None = None,
-                trim: bool = False) -> dict:
-    """Run one notebook in a fresh kernel; `inserts` {cell index: [code]} and `trim` (free the allocator's cache after
-    every cell) add cells to the in-memory copy only, to try a fix without editing the chapter."""
+                trim: bool = False, replaces: dict[int, list[tuple[str, str]]] | None = None) -> dict:
+    """Run one notebook in a fresh kernel; `inserts` {cell index: [code]}, `replaces` {cell index: [(old, new)]} and
+    `trim` (free the allocator's cache after every cell) change the in-memory copy only, to try a fix without
+    editing the chapter."""
     nb = nbformat.read(path, as_version=4)
+    for i, pairs in (replaces or {}).items():
+        for old, new in pairs:
+            if old not in nb.cells[i].source:
+                raise SystemExit(f"--replace: {old!r} is not in cell {i} of {path.name}")
+            nb.cells[i].source = nb.cells[i].source.replace(old, new)
     label: list[str] = []                     # for every cell run: its index in the chapter, or "+N" when inserted
     cells = []
     for i, cell in enumerate(nb.cells):
@@ -157,7 +163,16 @@ def main(argv=None) -> int:
                         help="run CODE after cell N (in memory only), e.g. 8:'del vgg' -- to measure a proposed fix")
     parser.add_argument("--trim", action="store_true",
                         help="after every code cell: gc.collect() and glibc malloc_trim(0) (what is live vs cached)")
+    parser.add_argument("--replace", action="append", default=[], metavar="N:OLD=>NEW",
+                        help="replace text in cell N (in memory only), e.g. '29:n_samples=8,=>n_samples=8, batch_size=2,'")
     args = parser.parse_args(argv)
+    replaces: dict[int, list[tuple[str, str]]] = {}
+    for item in args.replace:
+        index, _, pair = item.partition(":")
+        old, sep, new = pair.partition("=>")
+        if not sep:
+            parser.error("--replace N:OLD=>NEW")
+        replaces.setdefault(int(index), []).append((old, new))
     inserts: dict[int, list[str]] = {}
     for item in args.insert:
         index, _, code = item.partition(":")
@@ -169,7 +184,7 @@ def main(argv=None) -> int:
             parser.error(f"no notebooks/<{'|'.join(args.chapters)}>_*.ipynb")
     rows = []
     for path in paths:
-        r = run_chapter(path, args.interval, args.timeout, inserts, args.trim)
+        r = run_chapter(path, args.interval, args.timeout, inserts, args.trim, replaces)
         rows.append(r)
         print(f"== {r['chapter']}: peak RSS {r['peak_rss'] / GB:.2f} GB (USS {r['peak_uss'] / GB:.2f} GB), "
               f"end {r['end_rss'] / GB:.2f} GB, {r['seconds']:.0f} s" + (f"  FAILED {r['error']}" if r['error'] else ""))
