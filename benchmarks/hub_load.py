@@ -1,0 +1,497 @@
+"""Load test of the course on a local JupyterHub: N simulated students, start to autograde (issue 23 item 2).
+
+    .venv/bin/python benchmarks/hub_load.py [--students 1 2 4] [--chapter 05] [--time-limit 900] [--port 8100]
+
+Needs the [hub] extra (jupyterhub, jupyterhub-idle-culler) and configurable-http-proxy in build/hub/node_modules
+(`make hub` installs both). Everything is on 127.0.0.1, in build/hub-load/ (deleted at the start of each run):
+
+1. a course with one chapter (course/build_course.py), released to nbgrader's exchange (`nbgrader release_assignment`);
+2. JupyterHub with deploy/jupyterhub_config.py on --port, an admin API token of its own (a "vizlab-admin" service);
+3. for each N in --students, a wave of N students at once, each in its own thread:
+   * logs in through the hub's login form with the class password, then its server is started with the REST API
+     (POST /hub/api/users/<name>/server) and polled until ready:                      -> "server s" (to ready);
+   * in a kernel of its own server (jupyter_server REST + websocket, the kernel protocol), runs
+     `nbgrader fetch_assignment` in its server's environment (the hub's student config: exchange, course, its name);
+   * runs the fetched notebook top to bottom in a kernel started on it (a session), the solution cells filled in with
+     the instructor's code and model answers (a student who did every exercise), cell by cell, stopping at the first
+     error:                                                                                 -> "run s";
+   * saves the notebook with its outputs through the contents API and runs `nbgrader submit`;
+   * a thread samples every 0.2 s the RSS and USS of each student's server and kernels:  -> "peak GB" per student;
+4. the instructor runs `nbgrader collect` and `nbgrader autograde` for the wave, and reads the scores;
+5. the wave's servers are stopped before the next wave.
+
+At the end, on an error, on Ctrl-C and at --time-limit seconds the script stops every server, the hub and the proxy
+(API first, then SIGTERM to the hub, then SIGKILL to every process it saw under the hub). A wave fails a student that
+did not reach a running server, a cell that raised, a submission not collected or an autograded score (the code
+checks; the written answers wait for formgrader) below the maximum.
+"""
+from __future__ import annotations
+
+import _thread
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import psutil
+import requests
+import websocket
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "course"))
+import build_course  # noqa: E402
+
+GB = 1024 ** 3
+HOST = "127.0.0.1"
+
+
+class Aborted(Exception):
+    pass
+
+
+class Run:
+    """Shared state: the deadline, the hub, and every process seen under it."""
+
+    def __init__(self, args):
+        self.args = args
+        self.deadline = time.monotonic() + args.time_limit
+        self.abort = threading.Event()
+        self.work = ROOT / "build" / "hub-load"
+        self.course = self.work / "course"
+        self.port = args.port
+        self.url = f"http://{HOST}:{self.port}"
+        self.token = secrets.token_hex(24)
+        self.password = secrets.token_urlsafe(12)
+        self.hub: subprocess.Popen | None = None
+        self.seen: dict[int, psutil.Process] = {}
+        self.owner: dict[int, tuple[str | None, bool]] = {}    # pid -> (JUPYTERHUB_USER, is a kernel)
+        self.peaks: dict[str, dict[str, float]] = {}
+        self.lock = threading.Lock()
+
+    # -- time -----------------------------------------------------------------------------------------------------
+    def left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0 or self.abort.is_set():
+            raise Aborted("time limit reached" if left <= 0 else "aborted")
+        return left
+
+    # -- hub API --------------------------------------------------------------------------------------------------
+    def api(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
+        headers = {"Authorization": f"token {token or self.token}"}
+        return requests.request(method, f"{self.url}/hub/api{path}", headers=headers,
+                                timeout=min(60, max(1, self.left())), **kw)
+
+    def start_hub(self) -> None:
+        env = dict(os.environ)
+        env.update(VIZLAB_HUB_DIR=str(self.work / "hub"), VIZLAB_COURSE_DIR=str(self.course),
+                   VIZLAB_HUB_PORT=str(self.port), VIZLAB_HUB_API_TOKEN=self.token,
+                   VIZLAB_HUB_PASSWORD=self.password, VIZLAB_HUB_ADMIN_PASSWORD=secrets.token_urlsafe(32),
+                   CONFIGPROXY_AUTH_TOKEN=secrets.token_hex(24),
+                   PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+        log = open(self.work / "hub.log", "w")
+
+        def default_signals():             # a hub started from a background job would inherit SIGINT ignored
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+        self.hub = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(ROOT / "deploy" / "jupyterhub_config.py")],
+                                    cwd=self.work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, preexec_fn=default_signals)
+        while True:
+            self.left()
+            if self.hub.poll() is not None:
+                raise RuntimeError(f"the hub exited ({self.hub.returncode}); see {self.work / 'hub.log'}")
+            try:
+                if self.api("GET", "/").ok and self.api("GET", "/users").ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+
+    def stop_all(self) -> None:
+        """Stop servers (API), then the hub (SIGTERM), then SIGKILL whatever it left. Never raises."""
+        if self.hub is None:
+            return
+        self.scan()
+        if self.hub.poll() is None:
+            try:
+                users = requests.get(f"{self.url}/hub/api/users", timeout=10,
+                                     headers={"Authorization": f"token {self.token}"}).json()
+                for u in users:
+                    if u.get("servers"):
+                        requests.delete(f"{self.url}/hub/api/users/{u['name']}/server", timeout=10,
+                                        headers={"Authorization": f"token {self.token}"})
+            except Exception:
+                pass
+            self.hub.send_signal(signal.SIGTERM)
+            try:
+                self.hub.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in [self.hub_proc()] + list(self.seen.values()):
+            try:
+                if proc is not None and proc.is_running():
+                    proc.kill()
+            except psutil.Error:
+                pass
+        try:
+            os.killpg(self.hub.pid, signal.SIGKILL)       # the hub's session: the proxy, services, servers
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.hub.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.hub = None
+
+    def hub_proc(self) -> psutil.Process | None:
+        try:
+            return psutil.Process(self.hub.pid) if self.hub else None
+        except psutil.Error:
+            return None
+
+    # -- memory ---------------------------------------------------------------------------------------------------
+    def scan(self) -> list[psutil.Process]:
+        hub = self.hub_proc()
+        if hub is None:
+            return []
+        try:
+            procs = hub.children(recursive=True)
+        except psutil.Error:
+            return []
+        for p in procs:
+            if p.pid not in self.seen:
+                self.seen[p.pid] = p
+                try:
+                    user = p.environ().get("JUPYTERHUB_USER")
+                    kernel = any("ipykernel" in part for part in p.cmdline())
+                except psutil.Error:
+                    user, kernel = None, False
+                self.owner[p.pid] = (user, kernel)
+        return procs
+
+    def sample_forever(self, interval: float = 0.2) -> None:
+        while not self.abort.is_set():
+            totals: dict[str, list[int]] = {}
+            for p in self.scan():
+                user, kernel = self.owner.get(p.pid, (None, False))
+                if not user:
+                    continue
+                try:
+                    mem = p.memory_full_info()
+                except psutil.Error:
+                    continue
+                t = totals.setdefault(user, [0, 0, 0, 0])     # rss all, uss all, rss kernels, uss kernels
+                t[0] += mem.rss
+                t[1] += mem.uss
+                if kernel:
+                    t[2] += mem.rss
+                    t[3] += mem.uss
+            with self.lock:
+                for user, t in totals.items():
+                    pk = self.peaks.setdefault(user, dict(rss=0, uss=0, kernel_rss=0, kernel_uss=0))
+                    for key, value in zip(("rss", "uss", "kernel_rss", "kernel_uss"), t):
+                        pk[key] = max(pk[key], value)
+            time.sleep(interval)
+
+
+# -- one student ----------------------------------------------------------------------------------------------------
+class Kernel:
+    """A kernel in a student's server, driven over the server's websocket (the Jupyter kernel protocol)."""
+
+    def __init__(self, run: Run, name: str, token: str, path: str):
+        self.run, self.base = run, f"{run.url}/user/{name}/api"
+        self.headers = {"Authorization": f"token {token}"}
+        r = requests.post(f"{self.base}/sessions", headers=self.headers, timeout=min(120, run.left()),
+                          json={"path": path, "type": "notebook", "name": Path(path).name,
+                                "kernel": {"name": "python3"}})
+        r.raise_for_status()
+        self.session_id, self.kernel_id = r.json()["id"], r.json()["kernel"]["id"]
+        ws_url = f"ws://{HOST}:{run.port}/user/{name}/api/kernels/{self.kernel_id}/channels"
+        self.ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"],
+                                              timeout=min(60, run.left()))
+        self.session = uuid.uuid4().hex
+
+    def execute(self, code: str) -> tuple[list[dict], dict | None]:
+        """Run code; return (nbformat outputs, the error output or None)."""
+        msg_id = uuid.uuid4().hex
+        self.ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": "student", "session": self.session,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        outputs, error, replied, idle = [], None, False, False
+        while not (replied and idle):
+            self.ws.settimeout(max(1, min(60, self.run.left())))
+            try:
+                msg = decode(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                continue                                  # a long cell: run.left() raises at the deadline
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "execute_reply":
+                replied = True
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+            elif kind == "stream":
+                outputs.append(nbformat.v4.new_output("stream", name=content["name"], text=content["text"]))
+            elif kind in ("display_data", "execute_result"):
+                out = nbformat.v4.new_output(kind, data=content["data"], metadata=content.get("metadata", {}))
+                if kind == "execute_result":
+                    out.execution_count = content.get("execution_count")
+                outputs.append(out)
+            elif kind == "error":
+                error = nbformat.v4.new_output("error", ename=content["ename"], evalue=content["evalue"],
+                                               traceback=content["traceback"])
+                outputs.append(error)
+        return outputs, error
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+        try:
+            requests.delete(f"{self.base}/sessions/{self.session_id}", headers=self.headers, timeout=30)
+        except Exception:
+            pass
+
+
+def decode(frame: str | bytes) -> dict:
+    """A kernel message from the server's websocket: JSON text, or the binary form of a message with buffers
+    (widgets): nbufs, offsets (big-endian uint32), then the JSON message and the buffers."""
+    if isinstance(frame, str):
+        return json.loads(frame)
+    nbufs = int.from_bytes(frame[:4], "big")
+    offsets = [int.from_bytes(frame[4 + 4 * i:8 + 4 * i], "big") for i in range(nbufs)]
+    end = offsets[1] if nbufs > 1 else len(frame)
+    return json.loads(frame[offsets[0]:end].decode("utf-8"))
+
+
+def shell_in_kernel(kernel: Kernel, argv: list[str]) -> None:
+    """Run a command in the student's kernel (the server's environment, cwd = the student's home)."""
+    code = ("import os, subprocess\n"
+            f"_r = subprocess.run({argv!r}, cwd=os.path.expanduser('~'), capture_output=True, text=True)\n"
+            "print(_r.returncode)\nprint(_r.stdout[-1500:], _r.stderr[-1500:])\n")
+    outputs, error = kernel.execute(code)
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    if error or not text.strip().startswith("0"):
+        raise RuntimeError(f"{' '.join(argv)} failed in the student's server: {text.strip()[:800]}")
+
+
+def student(run: Run, name: str, aid: str, notebook_name: str, solutions: dict[str, str]) -> dict:
+    res = dict(name=name, server=None, run=None, cells=0, failure=None)
+    try:
+        t0 = time.monotonic()
+        # log in through the hub's form with the class password (the hub creates the user)
+        web = requests.Session()
+        web.get(f"{run.url}/hub/login", timeout=min(60, run.left()))
+        r = web.post(f"{run.url}/hub/login", timeout=min(60, run.left()), allow_redirects=False,
+                     data={"username": name, "password": run.password, "_xsrf": web.cookies.get("_xsrf", "")})
+        if r.status_code != 302:                         # a wrong password answers 403 with the form again
+            raise RuntimeError(f"login failed ({r.status_code})")
+        r = run.api("POST", f"/users/{name}/server")
+        if r.status_code not in (201, 202):
+            raise RuntimeError(f"spawn request: {r.status_code} {r.text[:200]}")
+        while True:
+            u = run.api("GET", f"/users/{name}").json()
+            server = u.get("servers", {}).get("")
+            if server and server.get("ready"):
+                break
+            if not server and not u.get("pending"):
+                raise RuntimeError("the server stopped while starting")
+            time.sleep(0.25)
+        res["server"] = time.monotonic() - t0
+        token = run.api("POST", f"/users/{name}/tokens", json={"note": "hub_load", "expires_in": 7200}).json()["token"]
+
+        # fetch the released chapter through nbgrader's exchange, in a kernel of the student's server
+        k = Kernel(run, name, token, "fetch.ipynb")
+        try:
+            shell_in_kernel(k, ["nbgrader", "fetch_assignment", aid])
+        finally:
+            k.close()
+        path = f"{aid}/{notebook_name}"
+        headers = {"Authorization": f"token {token}"}
+        r = requests.get(f"{run.url}/user/{name}/api/contents/{path}", headers=headers,
+                         timeout=min(60, run.left()))
+        r.raise_for_status()
+        nb = nbformat.from_dict(r.json()["content"])
+
+        # run it top to bottom, with the exercises answered
+        t1 = time.monotonic()
+        k = Kernel(run, name, token, path)
+        try:
+            count = 0
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if meta.get("solution") and meta.get("grade_id") in solutions:
+                    cell.source = solutions[meta["grade_id"]]      # the student's answer: the model one
+                if cell.cell_type != "code":
+                    continue
+                count += 1
+                cell.outputs, error = k.execute(cell.source)
+                cell.execution_count = count
+                res["cells"] = count
+                if error:
+                    raise RuntimeError(f"cell {count} raised {error.ename}: {error.evalue[:200]}")
+            res["run"] = time.monotonic() - t1
+            r = requests.put(f"{run.url}/user/{name}/api/contents/{path}", headers=headers,
+                             timeout=min(60, run.left()), json={"type": "notebook", "format": "json", "content": nb})
+            r.raise_for_status()
+            shell_in_kernel(k, ["nbgrader", "submit", aid])
+        finally:
+            k.close()
+    except Aborted as exc:
+        res["failure"] = str(exc)
+    except Exception as exc:
+        res["failure"] = f"{type(exc).__name__}: {exc}"[:400]
+    return res
+
+
+# -- the instructor ---------------------------------------------------------------------------------------------------
+def prepare_course(run: Run, chapter: str) -> tuple[str, str, dict[str, str]]:
+    released = build_course.build(out=run.course, only=[chapter], clean=True)
+    aid, path = next(iter(released.items()))
+    (run.course / "exchange").mkdir(parents=True, exist_ok=True)
+    os.chmod(run.course / "exchange", 0o777)
+    build_course.nbgrader(run.course, "release_assignment", aid, "--force", "--log-level=WARN")
+    source = nbformat.read(run.course / "source" / aid / path.name, as_version=4)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    return aid, path.name, solutions
+
+
+def grade(run: Run, aid: str, pattern: str) -> tuple[float, float, dict[str, tuple[float, float]]]:
+    t0 = time.monotonic()
+    build_course.nbgrader(run.course, "collect", aid, f"--student={pattern}", "--log-level=WARN")
+    t_collect = time.monotonic() - t0
+    t0 = time.monotonic()
+    build_course.nbgrader(run.course, "autograde", aid, f"--student={pattern}", "--log-level=WARN")
+    t_grade = time.monotonic() - t0
+    from nbgrader.api import Gradebook
+    scores = {}
+    with Gradebook(f"sqlite:///{run.course / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(aid):
+            if sub.student.id.startswith(pattern.rstrip("*")):
+                # the written answers are graded by hand (formgrader): compare the code checks' points only
+                auto = [g for nb in sub.notebooks for g in nb.grades if g.cell.cell_type == "code"]
+                scores[sub.student.id] = (sum(g.auto_score for g in auto), sum(g.max_score for g in auto))
+    return t_collect, t_grade, scores
+
+
+def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, str]) -> dict:
+    names = [f"n{n}s{i:03d}" for i in range(1, n + 1)]
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(lambda nm: student(run, nm, aid, notebook_name, solutions), names))
+    failures = [f"{r['name']}: {r['failure']}" for r in results if r["failure"]]
+    t_collect = t_grade = None
+    scores = {}
+    if any(not r["failure"] for r in results):
+        try:
+            t_collect, t_grade, scores = grade(run, aid, f"n{n}s*")
+        except (Exception, SystemExit) as exc:
+            failures.append(f"instructor: {exc}"[:400])
+    for r in results:
+        if not r["failure"]:
+            got, full = scores.get(r["name"], (None, None))
+            if got is None:
+                failures.append(f"{r['name']}: submission not collected or graded")
+            elif got < full:
+                failures.append(f"{r['name']}: autograded {got:g}/{full:g}")
+            r["score"] = (got, full)
+    for name in names:                                   # free the machine for the next wave
+        try:
+            run.api("DELETE", f"/users/{name}/server")
+        except Exception:
+            pass
+    with run.lock:
+        peaks = {name: dict(run.peaks.get(name, {})) for name in names}
+    return dict(n=n, results=results, failures=failures, t_collect=t_collect, t_grade=t_grade, peaks=peaks)
+
+
+def report(w: dict) -> None:
+    print(f"\n== N = {w['n']} students at once")
+    print("student     server s   run s  cells  peak GB (server+kernels RSS / USS, kernel RSS)   score")
+    for r in w["results"]:
+        pk = w["peaks"].get(r["name"]) or {}
+        score = r.get("score") or (None, None)
+        fmt = lambda v: f"{v:7.1f}" if v is not None else "      -"  # noqa: E731
+        print(f"{r['name']:<10}{fmt(r['server'])} {fmt(r['run'])} {r['cells']:6d}"
+              f"  {pk.get('rss', 0) / GB:5.2f} / {pk.get('uss', 0) / GB:5.2f}, kernel {pk.get('kernel_rss', 0) / GB:5.2f}"
+              f"{'':18}{'' if score[0] is None else f'{score[0]:g}/{score[1]:g}'}")
+    ok = [r for r in w["results"] if not r["failure"]]
+    if ok:
+        srv = sorted(r["server"] for r in ok)
+        runs = sorted(r["run"] for r in ok)
+        rss = max(w["peaks"].get(r["name"], {}).get("rss", 0) for r in ok) / GB
+        print(f"time to a running server: median {srv[len(srv) // 2]:.1f} s, max {srv[-1]:.1f} s; chapter run: "
+              f"median {runs[len(runs) // 2]:.0f} s, max {runs[-1]:.0f} s; peak memory per student {rss:.2f} GB RSS")
+    if w["t_grade"] is not None:
+        print(f"instructor: collect {w['t_collect']:.1f} s, autograde {w['t_grade']:.1f} s for {len(ok)} submissions")
+    print(f"failures: {len(w['failures'])}" + "".join(f"\n  {f}" for f in w["failures"]))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, nargs="+", default=[1], help="wave sizes, e.g. 1 2 4 (default 1)")
+    parser.add_argument("--chapter", default="05", help="the chapter the students run (one with exercises)")
+    parser.add_argument("--time-limit", type=float, default=900, help="seconds for the whole run, then stop")
+    parser.add_argument("--port", type=int, default=8100, help="the hub's port on 127.0.0.1 (uses 4 from here)")
+    args = parser.parse_args(argv)
+    if max(args.students) > 64 or min(args.students) < 1:
+        parser.error("--students: 1..64 per wave")
+    if not (ROOT / "build" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists() \
+            and not shutil.which("configurable-http-proxy"):
+        parser.error("configurable-http-proxy not found: make hub (or npm install configurable-http-proxy "
+                     "--prefix build/hub)")
+    run = Run(args)
+    watchdog = threading.Timer(args.time_limit + 5, _thread.interrupt_main)   # a stuck call: KeyboardInterrupt
+    watchdog.daemon = True
+    previous = signal.signal(signal.SIGTERM, lambda *a: _thread.interrupt_main())
+    failures = 0
+    try:
+        shutil.rmtree(run.work, ignore_errors=True)
+        run.work.mkdir(parents=True)
+        watchdog.start()
+        t0 = time.monotonic()
+        aid, notebook_name, solutions = prepare_course(run, args.chapter)
+        print(f"course: {aid} ({notebook_name}) released, {len(solutions)} solution cells "
+              f"[{time.monotonic() - t0:.1f} s]")
+        t0 = time.monotonic()
+        run.start_hub()
+        print(f"hub: {run.url} up [{time.monotonic() - t0:.1f} s]; log {run.work / 'hub.log'}")
+        threading.Thread(target=run.sample_forever, daemon=True).start()
+        for n in args.students:
+            w = wave(run, n, aid, notebook_name, solutions)
+            report(w)
+            failures += len(w["failures"])
+            sys.stdout.flush()
+    except (KeyboardInterrupt, Aborted) as exc:
+        print(f"\nstopped: {type(exc).__name__} {exc} (time limit {args.time_limit:.0f} s)")
+        failures += 1
+    finally:
+        run.abort.set()
+        watchdog.cancel()
+        t0 = time.monotonic()
+        run.stop_all()
+        signal.signal(signal.SIGTERM, previous)
+        left = [p.pid for p in run.seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        print(f"hub and servers stopped [{time.monotonic() - t0:.1f} s]" + (f"; STILL RUNNING: {left}" if left else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
