@@ -18,7 +18,10 @@ Needs the [hub] extra (jupyterhub, jupyterhub-idle-culler) and configurable-http
    * saves the notebook with its outputs through the contents API and runs `nbgrader submit`;
    * a thread samples every 0.2 s the RSS and USS of each student's server and kernels:  -> "peak GB" per student;
 4. the instructor runs `nbgrader collect` and `nbgrader autograde` for the wave, and reads the scores;
-5. the wave's servers are stopped before the next wave.
+5. the wave's servers are stopped before the next wave;
+6. with --browser, one more student in headless Chromium (playwright, Debian's chromium): the hub's login form,
+   the spawn, JupyterLab on the fetched chapter, Run All (it stops at the first unanswered exercise), and every
+   control of the chapter's first explorer moved until its picture changes (tests/browser/run.py's checks).
 
 At the end, on an error, on Ctrl-C and at --time-limit seconds the script stops every server, the hub and the proxy
 (API first, then SIGTERM to the hub, then SIGKILL to every process it saw under the hub). A wave fails a student that
@@ -77,6 +80,8 @@ class Run:
         self.seen: dict[int, psutil.Process] = {}
         self.owner: dict[int, tuple[str | None, bool]] = {}    # pid -> (JUPYTERHUB_USER, is a kernel)
         self.peaks: dict[str, dict[str, float]] = {}
+        self.hub_rss = 0                                       # peak RSS of the hub, proxy and services
+        self.min_available = psutil.virtual_memory().available  # the machine's, lowest since the last reset
         self.lock = threading.Lock()
 
     # -- time -----------------------------------------------------------------------------------------------------
@@ -94,6 +99,8 @@ class Run:
 
     def start_hub(self) -> None:
         env = dict(os.environ)
+        if self.args.browser:
+            env["VIZLAB_HUB_BROWSER_TEST"] = "1"
         env.update(VIZLAB_HUB_DIR=str(self.work / "hub"), VIZLAB_COURSE_DIR=str(self.course),
                    VIZLAB_HUB_PORT=str(self.port), VIZLAB_HUB_API_TOKEN=self.token,
                    VIZLAB_HUB_PASSWORD=self.password, VIZLAB_HUB_ADMIN_PASSWORD=secrets.token_urlsafe(32),
@@ -184,13 +191,16 @@ class Run:
     def sample_forever(self, interval: float = 0.2) -> None:
         while not self.abort.is_set():
             totals: dict[str, list[int]] = {}
-            for p in self.scan():
+            hub_rss = 0
+            hub = self.hub_proc()
+            for p in self.scan() + ([hub] if hub else []):
                 user, kernel = self.owner.get(p.pid, (None, False))
-                if not user:
-                    continue
                 try:
                     mem = p.memory_full_info()
                 except psutil.Error:
+                    continue
+                if not user:
+                    hub_rss += mem.rss
                     continue
                 t = totals.setdefault(user, [0, 0, 0, 0])     # rss all, uss all, rss kernels, uss kernels
                 t[0] += mem.rss
@@ -199,6 +209,8 @@ class Run:
                     t[2] += mem.rss
                     t[3] += mem.uss
             with self.lock:
+                self.hub_rss = max(self.hub_rss, hub_rss)
+                self.min_available = min(self.min_available, psutil.virtual_memory().available)
                 for user, t in totals.items():
                     pk = self.peaks.setdefault(user, dict(rss=0, uss=0, kernel_rss=0, kernel_uss=0))
                     for key, value in zip(("rss", "uss", "kernel_rss", "kernel_uss"), t):
@@ -361,6 +373,73 @@ def student(run: Run, name: str, aid: str, notebook_name: str, solutions: dict[s
     return res
 
 
+# -- one student in a browser ----------------------------------------------------------------------------------------
+def browser_student(run: Run, aid: str, notebook_name: str) -> list[str]:
+    """Chromium logs in through the hub's form, the hub spawns the server, JupyterLab opens the fetched chapter,
+    Run All, then every control of the chapter's first explorer is moved (tests/browser/run.py's checks).
+    Returns the failures; a missing browser or playwright is reported, not failed."""
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    try:
+        from playwright.sync_api import sync_playwright
+        import run as lab_check                                  # tests/browser/run.py: Run All, explorer moves
+    except ImportError as exc:
+        print(f"browser: skipped ({exc}; the [browser] extra installs playwright)")
+        return []
+    if not Path(lab_check.CHROMIUM).exists():
+        print(f"browser: skipped (no browser at {lab_check.CHROMIUM}; apt-get install chromium)")
+        return []
+    name, failures, rows = "browser1", [], []
+    t0 = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=lab_check.CHROMIUM, args=lab_check.CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport=lab_check.VIEWPORT).new_page()
+            page.set_default_timeout(120000)
+            page.goto(f"{run.url}/hub/login")
+            page.fill("#username_input", name)
+            page.fill("#password_input", run.password)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{name}/lab**", timeout=min(300, run.left()) * 1000)  # spawn-pending, then Lab
+            page.wait_for_selector(".jp-LabShell", timeout=120000)
+            t_lab = time.monotonic() - t0
+            token = run.api("POST", f"/users/{name}/tokens", json={"note": "hub_load browser"}).json()["token"]
+            k = Kernel(run, name, token, "fetch.ipynb")
+            try:
+                shell_in_kernel(k, ["nbgrader", "fetch_assignment", aid])
+            finally:
+                k.close()
+            page.goto(f"{run.url}/user/{name}/lab/tree/{aid}/{notebook_name}?reset")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=180000)
+            lab_check.wait_idle(page, 600)
+            t1 = time.monotonic()
+            lab_check.run_all(page, notebook_name)
+            state = page.evaluate(lab_check.STATE_JS)
+            # the released chapter's exercises are unanswered: their check cells (which import vizlab.exercises)
+            # fail and Run All stops there; everything above the exercises must have run without an error
+            errors = [e for e in page.evaluate(lab_check.ERRORS_JS)
+                      if "NotImplementedError" not in e and "vizlab.exercises" not in e]
+            failures += [f"browser: {e[:200]}" for e in errors]
+            n = page.evaluate(lab_check.EXPLORERS_JS)
+            print(f"browser: logged in and Lab open in {t_lab:.1f} s; Run All {time.monotonic() - t1:.0f} s, "
+                  f"{state['cells']} code cells, {len(state['unexecuted'])} not run (after the first exercise); "
+                  f"{n} explorer(s)")
+            if not n:
+                failures.append("browser: no explorer drawn")
+            else:
+                lab_check.exercise_explorer(page, page.locator("[data-explorer='0']"), f"{aid}#0", rows, failures)
+                for where, control, ms, result in rows:
+                    print(f"browser: {where} {control}: {ms} ms {result}")
+        except Exception as exc:
+            failures.append(f"browser: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        finally:
+            browser.close()
+    try:
+        run.api("DELETE", f"/users/{name}/server")
+    except Exception:
+        pass
+    return failures
+
+
 # -- the instructor ---------------------------------------------------------------------------------------------------
 def prepare_course(run: Run, chapter: str) -> tuple[str, str, dict[str, str]]:
     released = build_course.build(out=run.course, only=[chapter], clean=True)
@@ -394,6 +473,8 @@ def grade(run: Run, aid: str, pattern: str) -> tuple[float, float, dict[str, tup
 
 def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, str]) -> dict:
     names = [f"n{n}s{i:03d}" for i in range(1, n + 1)]
+    with run.lock:
+        available = run.min_available = psutil.virtual_memory().available
     with ThreadPoolExecutor(n) as pool:
         results = list(pool.map(lambda nm: student(run, nm, aid, notebook_name, solutions), names))
     failures = [f"{r['name']}: {r['failure']}" for r in results if r["failure"]]
@@ -419,7 +500,9 @@ def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, st
             pass
     with run.lock:
         peaks = {name: dict(run.peaks.get(name, {})) for name in names}
-    return dict(n=n, results=results, failures=failures, t_collect=t_collect, t_grade=t_grade, peaks=peaks)
+        machine = available - run.min_available                # what the wave took from the machine, at worst
+    return dict(n=n, results=results, failures=failures, t_collect=t_collect, t_grade=t_grade, peaks=peaks,
+                machine=machine, hub_rss=run.hub_rss)
 
 
 def report(w: dict) -> None:
@@ -437,8 +520,12 @@ def report(w: dict) -> None:
         srv = sorted(r["server"] for r in ok)
         runs = sorted(r["run"] for r in ok)
         rss = max(w["peaks"].get(r["name"], {}).get("rss", 0) for r in ok) / GB
+        uss = max(w["peaks"].get(r["name"], {}).get("uss", 0) for r in ok) / GB
         print(f"time to a running server: median {srv[len(srv) // 2]:.1f} s, max {srv[-1]:.1f} s; chapter run: "
-              f"median {runs[len(runs) // 2]:.0f} s, max {runs[-1]:.0f} s; peak memory per student {rss:.2f} GB RSS")
+              f"median {runs[len(runs) // 2]:.0f} s, max {runs[-1]:.0f} s")
+        print(f"peak memory per student: {rss:.2f} GB RSS ({uss:.2f} GB USS: not shared with other students); "
+              f"the wave took at most {w['machine'] / GB:.2f} GB of the machine's available memory; "
+              f"hub + proxy + services {w['hub_rss'] / GB:.2f} GB RSS")
     if w["t_grade"] is not None:
         print(f"instructor: collect {w['t_collect']:.1f} s, autograde {w['t_grade']:.1f} s for {len(ok)} submissions")
     print(f"failures: {len(w['failures'])}" + "".join(f"\n  {f}" for f in w["failures"]))
@@ -446,12 +533,15 @@ def report(w: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, nargs="+", default=[1], help="wave sizes, e.g. 1 2 4 (default 1)")
+    parser.add_argument("--students", type=int, nargs="*", default=[1],
+                        help="wave sizes, e.g. 1 2 4 (default 1; none: only --browser)")
+    parser.add_argument("--browser", action="store_true",
+                        help="then one student in Chromium: login, spawn, Run All, the first explorer's controls")
     parser.add_argument("--chapter", default="05", help="the chapter the students run (one with exercises)")
     parser.add_argument("--time-limit", type=float, default=900, help="seconds for the whole run, then stop")
     parser.add_argument("--port", type=int, default=8100, help="the hub's port on 127.0.0.1 (uses 4 from here)")
     args = parser.parse_args(argv)
-    if max(args.students) > 64 or min(args.students) < 1:
+    if any(n > 64 or n < 1 for n in args.students):
         parser.error("--students: 1..64 per wave")
     if not (ROOT / "build" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists() \
             and not shutil.which("configurable-http-proxy"):
@@ -479,6 +569,10 @@ def main(argv=None) -> int:
             report(w)
             failures += len(w["failures"])
             sys.stdout.flush()
+        if args.browser:
+            problems = browser_student(run, aid, notebook_name)
+            print(f"browser failures: {len(problems)}" + "".join(f"\n  {p}" for p in problems))
+            failures += len(problems)
     except (KeyboardInterrupt, Aborted) as exc:
         print(f"\nstopped: {type(exc).__name__} {exc} (time limit {args.time_limit:.0f} s)")
         failures += 1

@@ -89,8 +89,11 @@ c.Spawner.start_timeout = 120                        # a loaded 2-core machine s
 c.Spawner.http_timeout = 120
 c.LocalProcessSpawner.interrupt_timeout = 10         # SIGINT, then SIGTERM, then SIGKILL when a server is stopped
 c.LocalProcessSpawner.term_timeout = 10
+c.Spawner.args = []
 if os.getuid() == 0:                                 # containers and CI run as root; Jupyter refuses root otherwise
-    c.Spawner.args = ["--allow-root"]
+    c.Spawner.args.append("--allow-root")
+if os.environ.get("VIZLAB_HUB_BROWSER_TEST"):        # benchmarks/hub_load.py --browser: the page watches the kernel
+    c.Spawner.args.append("--LabApp.expose_app_in_browser=True")
 # Students see the chapters' nbgrader "Assignments" tab but not formgrader; nbgrader submits under their hub name.
 STUDENT_CONFIG = STATE / "etc" / "jupyter"
 STUDENT_CONFIG.mkdir(parents=True, exist_ok=True)
