@@ -543,10 +543,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if any(n > 64 or n < 1 for n in args.students):
         parser.error("--students: 1..64 per wave")
+    # `make bench` runs every benchmark without arguments: without the hub installed this one says so and passes
+    if not (BIN / "jupyterhub").exists() or not (BIN / "jupyterhub-singleuser").exists():
+        print(f"skipped: no jupyterhub in {BIN} (the [hub] extra: make hub installs it)")
+        return 0
     if not (ROOT / "build" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists() \
             and not shutil.which("configurable-http-proxy"):
-        parser.error("configurable-http-proxy not found: make hub (or npm install configurable-http-proxy "
-                     "--prefix build/hub)")
+        print("skipped: configurable-http-proxy not found (make hub, or: npm install --prefix build/hub "
+              "configurable-http-proxy)")
+        return 0
     run = Run(args)
     watchdog = threading.Timer(args.time_limit + 5, _thread.interrupt_main)   # a stuck call: KeyboardInterrupt
     watchdog.daemon = True
