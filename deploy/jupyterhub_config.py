@@ -136,7 +136,7 @@ c.JupyterHub.services = [
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={CULL_TIMEOUT}",
-                    "--cull-every=300", "--concurrency=5"],
+                    f"--cull-every={max(10, min(300, CULL_TIMEOUT // 2))}", "--concurrency=5"],
     },
 ]
 c.JupyterHub.load_groups = {f"formgrader-{COURSE_ID}": {"users": sorted(INSTRUCTORS)}}
