@@ -402,6 +402,10 @@ def browser_student(run: Run, aid: str, notebook_name: str) -> list[str]:
             page.wait_for_url(f"**/user/{name}/lab**", timeout=min(300, run.left()) * 1000)  # spawn-pending, then Lab
             page.wait_for_selector(".jp-LabShell", timeout=120000)
             t_lab = time.monotonic() - t0
+            disabled = page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+                                     ".disabledExtensions || []")
+            if "@jupyter/nbgrader:formgrader" not in disabled:
+                failures.append(f"browser: a student's JupyterLab offers formgrader (disabled: {disabled})")
             token = run.api("POST", f"/users/{name}/tokens", json={"note": "hub_load browser"}).json()["token"]
             k = Kernel(run, name, token, "fetch.ipynb")
             try:

@@ -107,7 +107,13 @@ STUDENT_CONFIG.mkdir(parents=True, exist_ok=True)
     "c.CourseDirectory.student_id = os.environ.get('JUPYTERHUB_USER', '*')\n"
 )
 (STUDENT_CONFIG / "jupyter_server_config.json").write_text(
-    '{"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": false}}}\n'
+    '{"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": false,'
+    ' "nbgrader.server_extensions.course_list": false}}}\n'
+)
+(STUDENT_CONFIG / "labconfig").mkdir(exist_ok=True)        # and no formgrader / course list / create-assignment UI
+(STUDENT_CONFIG / "labconfig" / "page_config.json").write_text(
+    '{"disabledExtensions": {"@jupyter/nbgrader:formgrader": true, "@jupyter/nbgrader:course-list": true,'
+    ' "@jupyter/nbgrader:create-assignment": true}}\n'
 )
 c.Spawner.environment = {
     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",   # the venv's kernel and nbgrader
