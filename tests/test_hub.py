@@ -76,7 +76,13 @@ def test_login_spawner_and_exchange(hub_config):
     student_config = (tmp / "hub" / "etc" / "jupyter" / "nbgrader_config.py").read_text()
     assert repr(str(tmp / "course" / "exchange")) in student_config
     assert "course_id = 'vizlab'" in student_config
+    assert "student_id = os.environ.get('JUPYTERHUB_USER'" in student_config   # one Unix user: the hub name
     assert c.Spawner.environment["JUPYTER_CONFIG_PATH"] == str(tmp / "hub" / "etc" / "jupyter")
+    import json
+    server = json.loads((tmp / "hub" / "etc" / "jupyter" / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] is False
+    page = json.loads((tmp / "hub" / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"]["@jupyter/nbgrader:formgrader"] is True
 
 
 def test_admin_token_service(tmp_path, monkeypatch):
