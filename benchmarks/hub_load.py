@@ -481,6 +481,8 @@ def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, st
         available = run.min_available = psutil.virtual_memory().available
     with ThreadPoolExecutor(n) as pool:
         results = list(pool.map(lambda nm: student(run, nm, aid, notebook_name, solutions), names))
+    with run.lock:
+        machine = available - run.min_available                # what the students took from the machine, at worst
     failures = [f"{r['name']}: {r['failure']}" for r in results if r["failure"]]
     t_collect = t_grade = None
     scores = {}
@@ -504,7 +506,6 @@ def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, st
             pass
     with run.lock:
         peaks = {name: dict(run.peaks.get(name, {})) for name in names}
-        machine = available - run.min_available                # what the wave took from the machine, at worst
     return dict(n=n, results=results, failures=failures, t_collect=t_collect, t_grade=t_grade, peaks=peaks,
                 machine=machine, hub_rss=run.hub_rss)
 
@@ -528,7 +529,7 @@ def report(w: dict) -> None:
         print(f"time to a running server: median {srv[len(srv) // 2]:.1f} s, max {srv[-1]:.1f} s; chapter run: "
               f"median {runs[len(runs) // 2]:.0f} s, max {runs[-1]:.0f} s")
         print(f"peak memory per student: {rss:.2f} GB RSS ({uss:.2f} GB USS: not shared with other students); "
-              f"the wave took at most {w['machine'] / GB:.2f} GB of the machine's available memory; "
+              f"the students took at most {w['machine'] / GB:.2f} GB of the machine's available memory; "
               f"hub + proxy + services {w['hub_rss'] / GB:.2f} GB RSS")
     if w["t_grade"] is not None:
         print(f"instructor: collect {w['t_collect']:.1f} s, autograde {w['t_grade']:.1f} s for {len(ok)} submissions")
