@@ -509,3 +509,11 @@ def test_a_constant_map_misses_the_pointing_game():
     ties = torch.zeros(1, 8, 8)
     ties[0, 0, 0] = ties[0, 5, 5] = 1.0                 # a genuine tie still follows the Quantus rule
     assert ev.pointing_game(ties, None, x[:1], [4, 4, 8, 8]).tolist() == [1.0]
+
+
+def test_curve_fractions_are_the_pixels_changed_not_equal_spacing():
+    # 0.2 of 224 x 224 is 10035 pixels a step: 6 steps, the last one changing a single pixel
+    xs = ev.curve_fractions(7, 0.2, 224 * 224)
+    assert np.allclose(xs[:6], np.arange(6) * 10035 / 50176) and xs[-1] == 1.0
+    assert xs[5] < 1.0 and 1.0 - xs[5] < 1e-4                  # not the 5/6 that equal spacing would draw
+    assert np.allclose(ev.curve_fractions(5, 4, 16), [0, 0.25, 0.5, 0.75, 1.0])

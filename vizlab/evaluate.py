@@ -605,6 +605,13 @@ def insertion(method: MethodLike, model: nn.Module, x: torch.Tensor, target: _ta
     return _curves("insertion", method, model, x, target, step, batch_size, substrate, softmax, generator, options)
 
 
+def curve_fractions(points: int, step: Union[int, float], n_pix: int) -> np.ndarray:
+    """The x axis of a deletion/insertion curve: the fraction of the ``n_pix`` pixels changed at each
+    of its ``points`` (``k * s / n_pix``, capped at 1 -- the last step may change fewer than ``s``)."""
+    s = _step_pixels(step, n_pix)
+    return np.minimum(np.arange(points) * s / n_pix, 1.0)
+
+
 def auc(curve: torch.Tensor) -> torch.Tensor:
     """Area under curve(s) ``[..., K + 1]`` on an x axis from 0 to 1 (trapezoid rule):
     ``(sum_k p_k - p_0 / 2 - p_K / 2) / K``, as in the RISE code."""

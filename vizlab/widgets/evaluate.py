@@ -118,6 +118,8 @@ class EvaluationExplorer(Explorer):
         x = it["x"] if it["x"].shape[1] == 3 else it["x"][:, :1].expand(-1, 3, -1, -1)   # grey (digits_cnn): as RGB
         photo = data.deprocess(x, self.model)
         a1.imshow(plot.blend(photo, plot.normalize(r["map"]), 0.5))
+        scale = plt.cm.ScalarMappable(plt.Normalize(float(r["map"].min()), float(r["map"].max())), "jet")
+        plot.add_colorbar(a1, scale, "map value")
         for x0, y0, x1, y1 in it["boxes"]:
             a1.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="lime", lw=2))
         peak = np.unravel_index(np.argmax(r["map"]), r["map"].shape)
@@ -126,7 +128,7 @@ class EvaluationExplorer(Explorer):
         a1.axis("off")
         if metric in ("deletion", "insertion"):
             curve = r[metric]
-            xs = np.linspace(0, 1, len(curve))
+            xs = ev.curve_fractions(len(curve), self.step, it["x"].shape[-2] * it["x"].shape[-1])
             a2.plot(xs, curve, color="C0" if metric == "deletion" else "C1")
             a2.fill_between(xs, curve, alpha=0.3, color="C0" if metric == "deletion" else "C1")
             a2.set_xlabel("fraction of pixels " + ("removed" if metric == "deletion" else "inserted"))
