@@ -131,6 +131,62 @@ def class_specificity(model, x, y):
     gc = correlation(vz.grad_cam(model, x, y), vz.grad_cam(model, x, other))
     return gb, gc
 ''', "average over the digits"),
+    ("ex06b_7_check", "sum instead of the mean over the covering windows", '''
+def occlusion_map(model, x, target, window, stride):
+    N, _, H, W = x.shape
+    total, count = torch.zeros(N, H, W), torch.zeros(H, W)
+    with torch.no_grad():
+        clean = model(x)[:, target]
+        for r in range(0, H - window + stride, stride):
+            for c in range(0, W - window + stride, stride):
+                covered = x.clone()
+                covered[:, :, r:r + window, c:c + window] = 0.0
+                total[:, r:r + window, c:c + window] += (clean - model(covered)[:, target])[:, None, None]
+                count[r:r + window, c:c + window] += 1
+    return total
+''', "the mean of the drops"),
+    ("ex06b_7_check", "windows stop before the edge", '''
+def occlusion_map(model, x, target, window, stride):
+    N, _, H, W = x.shape
+    total, count = torch.zeros(N, H, W), torch.zeros(H, W)
+    with torch.no_grad():
+        clean = model(x)[:, target]
+        for r in range(0, H - window, stride):
+            for c in range(0, W - window, stride):
+                covered = x.clone()
+                covered[:, :, r:r + window, c:c + window] = 0.0
+                total[:, r:r + window, c:c + window] += (clean - model(covered)[:, target])[:, None, None]
+                count[r:r + window, c:c + window] += 1
+    return total / count
+''', "until one reaches the edge"),
+    ("ex06b_7_check", "baseline in one colour channel", '''
+def occlusion_map(model, x, target, window, stride):
+    N, _, H, W = x.shape
+    total, count = torch.zeros(N, H, W), torch.zeros(H, W)
+    with torch.no_grad():
+        clean = model(x)[:, target]
+        for r in range(0, H - window + stride, stride):
+            for c in range(0, W - window + stride, stride):
+                covered = x.clone()
+                covered[:, 0, r:r + window, c:c + window] = 0.0
+                total[:, r:r + window, c:c + window] += (clean - model(covered)[:, target])[:, None, None]
+                count[r:r + window, c:c + window] += 1
+    return total / count
+''', "every colour channel"),
+    ("ex06b_7_check", "probability instead of the logit", '''
+def occlusion_map(model, x, target, window, stride):
+    N, _, H, W = x.shape
+    total, count = torch.zeros(N, H, W), torch.zeros(H, W)
+    with torch.no_grad():
+        clean = model(x).softmax(dim=1)[:, target]
+        for r in range(0, H - window + stride, stride):
+            for c in range(0, W - window + stride, stride):
+                covered = x.clone()
+                covered[:, :, r:r + window, c:c + window] = 0.0
+                total[:, r:r + window, c:c + window] += (clean - model(covered).softmax(dim=1)[:, target])[:, None, None]
+                count[r:r + window, c:c + window] += 1
+    return total / count
+''', "the logit (not the probability)"),
 ]
 
 

@@ -357,3 +357,10 @@ def ex12_6_sanity_experiment(method, model, x, x_other, target, target_other):
     trained = ev.explain(method, model, x, target)[0]
     return torch.stack([torch.tensor(ev.spearman(trained, ev.explain(method, randomised, x, target)[0])),
                         torch.tensor(ev.spearman(trained, ev.explain(method, model, x_other, target_other)[0]))])
+
+
+def ex06b_7_occlusion_map(m, x, t, window, stride):
+    """Occlusion map ``[N, H, W]``: the mean drop of the logit of ``t`` over the windows covering each pixel,
+    baseline 0. Check cell: ``forbid=[vz.occlusion]``."""
+    from .perturbation import occlusion
+    return occlusion(m, x, t, window=window, stride=stride, baseline=0.0)[:, 0]
