@@ -177,7 +177,7 @@ ORDER = ["00", "01", "02", "03", "04", "05", "06", "06b", "07", "08", "09", "10"
 INTRODUCED_IN = {
     "deconvnet": "02", "saliency": "03", "guided_backprop": "03", "grad_x_input": "03", "optvis": "04",
     "render": "04", "cam": "05", "grad_cam": "06", "grad_cam_pp": "06", "smooth_grad_cam_pp": "06",
-    "score_cam": "06b", "layer_cam": "06b", "guided_grad_cam": "06b", "smoothgrad": "07",
+    "score_cam": "06b", "layer_cam": "06b", "guided_grad_cam": "06b", "occlusion": "06b", "smoothgrad": "07",
     "integrated_gradients": "08", "embed": "09", "fgsm": "10", "pgd": "10", "fooling_image": "10",
     "style": "11", "deletion": "12", "insertion": "12", "pointing_game": "12", "energy_pointing_game": "12",
     "sanity_check": "12",
