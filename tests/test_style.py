@@ -397,3 +397,14 @@ def test_style_layers_that_never_run_or_are_flat_get_a_clear_error():
         st.transfer(photo(0), photo(1), Unused().eval(), "net.4", ["extra"], steps=1, progress=False)
     with pytest.raises(ValueError, match="were not called in the forward pass"):
         st.style_distance(photo(0), photo(1), Unused().eval(), ["net.2", "extra"])
+
+
+def test_random_vgg19_without_its_classifier_has_the_same_convolutions_and_no_fc_weights():
+    full, convs = st.random_vgg19(0), st.random_vgg19(0, classifier=False)
+    for a, b in zip(full.features, convs.features):
+        if isinstance(a, nn.Conv2d):
+            assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    assert not any(isinstance(m, nn.Linear) for m in convs.modules())
+    fc = sum(p.numel() for p in full.classifier.parameters())
+    assert sum(p.numel() for p in convs.parameters()) == sum(p.numel() for p in full.parameters()) - fc
+    assert fc > 100_000_000                                   # what leaving it out saves: 0.5 GB of float32

@@ -131,15 +131,19 @@ _TRANSFORMS = {None: lambda f: f, "softmax": softmax_activations}
 # Models and their inputs
 # --------------------------------------------------------------------------------------------
 
-def random_vgg19(seed: int = 0) -> nn.Module:
+def random_vgg19(seed: int = 0, classifier: bool = True) -> nn.Module:
     """torchvision's VGG-19 (``vgg19(weights=None)``: the architecture, no download) with torchvision's
     initialisation rule -- convolutions ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``,
     linear layers ``normal_(0, 0.01)``, zero biases -- drawn from ``torch.Generator().manual_seed(seed)``.
     Built on the meta device first, so the default initialisation is not run twice (1-2 s instead of
-    over 10 s); the global random state is not touched."""
+    over 10 s); the global random state is not touched. ``classifier=False`` leaves out the three fully
+    connected layers (0.5 GB of weights that style transfer never uses; the convolutions are drawn first,
+    so they are the same either way) -- the model then returns the pooled features, not logits."""
     import torchvision
     with torch.device("meta"):
         model = torchvision.models.vgg19(weights=None)
+    if not classifier:
+        model.classifier = nn.Identity()
     model = model.to_empty(device="cpu")
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
