@@ -7,6 +7,9 @@
 # make student -- the student version of every chapter (nbgrader) in build/student/ (no gradebook: see make course)
 # make portable -- every notebook again on another CPU code path (what another laptop computes); CI runs it
 # make pins -- refresh tests/constraints.txt (the versions make test installs) in a fresh venv, then make test
+# make hub -- the course on a local JupyterHub at http://127.0.0.1:8000 (deploy/README.md): students log in with any
+#             name and $VIZLAB_HUB_PASSWORD, the instructor as "instructor" with $VIZLAB_HUB_ADMIN_PASSWORD (both
+#             generated into build/hub/ when unset); formgrader at /services/vizlab/; Ctrl-C stops everything
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -23,7 +26,7 @@ NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 export PATH := $(abspath $(BIN)):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: test unit notebooks portable pins lab bench clean student present browser course
+.PHONY: test unit notebooks portable pins lab bench clean student present browser course hub
 
 # Re-install only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml $(PINS)
@@ -118,3 +121,17 @@ student: $(COURSE_STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+# The hub's Python side in the project's venv; the proxy from the npm registry into build/hub (never global).
+HUB_STAMP := $(VENV)/.hub-stamp
+CHP := build/hub/node_modules/.bin/configurable-http-proxy
+$(HUB_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(PINS) -e ".[hub]"
+	@touch $(HUB_STAMP)
+$(CHP):
+	@command -v npm >/dev/null || { echo "make hub needs node and npm (apt-get install nodejs npm)"; exit 1; }
+	npm install --no-save --no-audit --no-fund --prefix build/hub configurable-http-proxy@5
+hub: $(HUB_STAMP) $(CHP) course
+	$(BIN)/jupyterhub -f deploy/jupyterhub_config.py
