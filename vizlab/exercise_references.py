@@ -34,6 +34,7 @@ from .features import layer_statistics
 from .cam import grad_cam, grad_cam_pp, layer_cam
 from .hooks import capture
 from .optvis import objectives as O, param as P, transforms as T
+from .perturbation import occlusion
 
 __all__ = ["ex01_1_layer_io", "ex01_3_similarity_matrix", "ex01_4_sparsity_growth",
            "ex02_1_maxpool_backward", "ex02_2_relu_backward", "ex02_3_deconv_layer", "ex02_4_channel_overlap",
@@ -362,5 +363,4 @@ def ex12_6_sanity_experiment(method, model, x, x_other, target, target_other):
 def ex06b_7_occlusion_map(m, x, t, window, stride):
     """Occlusion map ``[N, H, W]``: the mean drop of the logit of ``t`` over the windows covering each pixel,
     baseline 0. Check cell: ``forbid=[vz.occlusion]``."""
-    from .perturbation import occlusion
     return occlusion(m, x, t, window=window, stride=stride, baseline=0.0)[:, 0]
