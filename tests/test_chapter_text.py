@@ -13,24 +13,18 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 from pathlib import Path
 
 import pytest
+
+from test_portability import cells   # a notebook's cells, each source one string
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]
 MAX_WORDS = 250
 MIN_WIDTH = 600
-
-
-def cells(path: Path) -> list[dict]:
-    nb = json.loads(path.read_text())
-    for c in nb["cells"]:
-        c["source"] = c["source"] if isinstance(c["source"], str) else "".join(c["source"])
-    return nb["cells"]
 
 
 def text_outputs(path: Path) -> str:
