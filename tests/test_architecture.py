@@ -206,3 +206,49 @@ def test_moved_names_still_work():
             assert getattr(digits, name) is getattr(shortcut, name)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         digits.nope
+
+
+# The floors of the house (CONTRIBUTING.md, "The house"): a module imports from its own floor or below.
+# A package's submodules share its floor (vizlab.optvis.render is on vizlab.optvis's floor).
+FLOORS = {
+    "vizlab.lookup": 0, "vizlab.methods": 0,
+    "vizlab.targets": 1, "vizlab.hooks": 1, "vizlab.models": 1, "vizlab.data": 1, "vizlab.digits": 1,
+    "vizlab.attribution": 2, "vizlab.cam": 2, "vizlab.perturbation": 2, "vizlab.adversarial": 2,
+    "vizlab.optvis": 2, "vizlab.style": 2, "vizlab.features": 2, "vizlab.embed": 2, "vizlab.dataset_examples": 2,
+    "vizlab.evaluate": 3, "vizlab.shortcut": 3,
+    "vizlab.plot": 4, "vizlab.widgets": 4, "vizlab.cli": 4, "vizlab.exercises": 4, "vizlab.exercise_references": 4,
+}
+
+
+def floor(module: str) -> int:
+    parts = module.split(".")
+    for i in range(len(parts), 1, -1):
+        if ".".join(parts[:i]) in FLOORS:
+            return FLOORS[".".join(parts[:i])]
+    raise AssertionError(f"{module} has no floor: add it to FLOORS in tests/test_architecture.py and to the "
+                         f"table in CONTRIBUTING.md")
+
+
+def upward_arrows(root: Path = PACKAGE) -> list[Arrow]:
+    return [a for a in import_arrows(root)
+            if a.source != "vizlab" and (a.source, a.target) not in DEPRECATION_ALIASES
+            and floor(a.target) > floor(a.source)]
+
+
+def test_no_upward_import():
+    up = upward_arrows()
+    assert not up, "imports from a higher floor (CONTRIBUTING.md, 'The house'):\n" + _describe(up)
+
+
+def test_every_module_has_a_floor():
+    for path in PACKAGE.rglob("*.py"):
+        floor(_module_name(path, PACKAGE)) if path.parent != PACKAGE or path.name != "__init__.py" else None
+
+
+def test_the_floor_check_catches_an_upward_import(tmp_path):
+    pkg = tmp_path / "vizlab"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "hooks.py").write_text("from . import plot\n")
+    (pkg / "plot.py").write_text("")
+    assert [(a.source, a.target) for a in upward_arrows(pkg)] == [("vizlab.hooks", "vizlab.plot")]

@@ -19,24 +19,24 @@ from .models import class_index, class_name, default_cam_layer, find_layer, info
 # The exercises' grader captures the functions it relies on when it is imported: import it with vizlab, before
 # any notebook cell can change numpy or torch (it needs only those two).
 from . import exercises  # noqa: E402,F401
+from . import methods  # the list of methods: names only, it imports nothing
 
 __version__ = "0.1.0"
 
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
 _SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli",
                "exercises", "optvis", "digits", "shortcut", "adversarial", "evaluate", "style", "embed",
-               "lookup", "perturbation"]
+               "lookup", "perturbation", "methods"]
+# Every explanation method and attack: vz.<name> (vizlab.methods is the one list; vz.cam stays the module).
+_LAZY = {m.name: m.module for m in methods.REGISTRY.values() if m.exported}
+# The other functions offered at the top level, by the submodule that provides them.
 _LAZY_FUNCTIONS = {
     "features": ["feature_maps", "sparsity", "channel_stats", "first_layer_filters", "layer_statistics"],
-    "attribution": ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient",
-                    "smoothgrad", "integrated_gradients"],
-    # vz.cam is the module (vz.cam.cam the function): a package attribute cannot be both.
-    "cam": ["grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam"],
-    "perturbation": ["occlusion"],
-    "adversarial": ["fgsm", "pgd", "fooling_image"],
+    "attribution": ["neuron_gradient", "smoothgrad"],
+    "adversarial": ["fooling_image"],
     "evaluate": ["deletion", "insertion", "pointing_game", "energy_pointing_game", "sanity_check"],
 }
-_LAZY = {name: module for module, names in _LAZY_FUNCTIONS.items() for name in names}
+_LAZY.update({name: module for module, names in _LAZY_FUNCTIONS.items() for name in names})
 
 
 def __getattr__(name: str):

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from . import targets as _targets
+from . import methods, targets as _targets
 from .hooks import check_count, check_generator, check_input, eval_mode, forward_hooks, run_model, unwrap
 from .models import find_layer, info
 
@@ -342,14 +342,8 @@ def _repeat_target(target: Target, rows: Sequence[int]) -> Target:
 def _attribution_method(method) -> Callable:
     """An attribution function, also given by its name (``"saliency"``)."""
     if isinstance(method, str):
-        known = {f.__name__: f for f in (saliency, grad_x_input, deconvnet, guided_backprop, integrated_gradients)}
-        if method not in known:
-            import difflib
-            close = difflib.get_close_matches(method, known, n=2)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ValueError(f"unknown attribution method {method!r}.{hint} Pass a function such as "
-                             f"vizlab.saliency, or one of the names {', '.join(known)}")
-        return known[method]
+        return methods.function(method, methods.names(kind="attribution", module="attribution"),
+                                "attribution method")
     if not callable(method):
         raise TypeError(f"method must be an attribution function such as vizlab.saliency, got {type(method).__name__}")
     return method
@@ -430,6 +424,14 @@ def smoothgrad(method: Callable, model: nn.Module, x: torch.Tensor, target: Targ
         total[i] += a
         total_sq[i] += a * a
     return combine_samples(total / samples, total_sq / samples, kind)
+
+
+def smoothgrad_saliency(model: nn.Module, x: torch.Tensor, target: Target = None, *,
+                        generator: Optional[torch.Generator] = None, **options) -> torch.Tensor:
+    """SmoothGrad of the vanilla gradient, ``smoothgrad(saliency, model, x, target, ...)``: the method
+    Smilkov et al. (2017) show first, and the one called ``"smoothgrad"`` where vizlab offers methods
+    by name (``vizlab.methods``, ``vizlab.evaluate.explain``)."""
+    return smoothgrad(saliency, model, x, target, generator=generator, **options)
 
 
 def combine_samples(mean: torch.Tensor, mean_sq: torch.Tensor, kind: str) -> torch.Tensor:
@@ -623,7 +625,7 @@ REDUCTIONS = {"abs_max": abs_max, "channel_max": channel_max, "signed_sum": sign
 
 
 __all__ = ["saliency", "grad_x_input", "deconvnet", "guided_backprop", "neuron_gradient", "smoothgrad",
-           "noisy_attributions", "combine_samples",
+           "smoothgrad_saliency", "noisy_attributions", "combine_samples",
            "integrated_gradients", "quadrature", "baseline_for", "relu_rule", "rectifiers",
            "layer_output_score", "abs_max", "channel_max", "signed_sum", "rgb", "clip_percentile", "REDUCTIONS", "RULES",
            "IG_METHODS", "SMOOTHGRAD_KINDS"]

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import targets as _targets
+from . import methods, targets as _targets
 from .attribution import guided_backprop  # the one implementation
 from .hooks import capture, check_count, check_generator, check_input, eval_mode, layer_list, run_model, unwrap
 from .models import default_cam_layer, find_layer
@@ -50,7 +50,8 @@ from .models import default_cam_layer, find_layer
 Layer = Union[None, str, Sequence[str]]
 EPS = 1e-12
 
-METHODS = ("cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam")
+# The CAM methods (the map-making ones; vizlab.methods is the one list of every method)
+METHODS = methods.names(kind="map", module="cam")
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,19 +446,9 @@ def guided_grad_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target =
     return gb * heat[:, None]
 
 
-METHOD_FUNCTIONS = {"cam": cam, "grad_cam": grad_cam, "grad_cam_pp": grad_cam_pp,
-                    "smooth_grad_cam_pp": smooth_grad_cam_pp, "score_cam": score_cam, "layer_cam": layer_cam}
-
-
 def get_method(name: str) -> Callable[..., torch.Tensor]:
     """The CAM function called ``name`` (one of ``METHODS``), with a helpful error otherwise."""
-    if name not in METHOD_FUNCTIONS:
-        import difflib
-        close = difflib.get_close_matches(name, METHOD_FUNCTIONS, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown CAM method {name!r}.{hint} Available: {', '.join(METHOD_FUNCTIONS)}")
-    return METHOD_FUNCTIONS[name]
+    return methods.function(name, METHODS, "CAM method")
 
 
-__all__ = ["cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam",
-           "METHODS", "get_method", "LayerData"]
+__all__ = [*methods.names(module="cam"), "METHODS", "get_method", "LayerData"]

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import cam as cams, data, models
+from . import data, methods as registry, models
 
-EXPLAIN_METHODS = ("cam", "grad_cam", "grad_cam_pp", "smooth_grad_cam_pp", "score_cam", "layer_cam", "guided_grad_cam")
+# The methods that explain at a layer (vizlab.methods): a CAM map, or guided Grad-CAM's per-pixel attribution
+EXPLAIN_METHODS = tuple(m.name for m in registry.REGISTRY.values() if m.layer)
 
 
 DPI_RANGE = (20, 600)
@@ -138,10 +139,11 @@ def explain(args: argparse.Namespace) -> Path:
     panels = []
     for name in methods:
         try:
-            if name == "guided_grad_cam":
-                m = cams.guided_grad_cam(model, x, explained, args.layer)[0].abs().sum(0)
+            method = registry.REGISTRY[name]
+            if method.kind == "attribution":   # per pixel and channel: draw sum_c |a_c|
+                m = method.function()(model, x, explained, layer=args.layer)[0].abs().sum(0)
             else:
-                m = cams.get_method(name)(model, x, explained, args.layer, normalize=True)[0]
+                m = method.function()(model, x, explained, layer=args.layer, normalize=True)[0]
         except (ValueError, TypeError, KeyError) as err:  # e.g. cam on a layer not followed by GAP + linear
             raise UsageError(f"{name}: {err}") from None
         panels.append((name, m))
@@ -161,7 +163,7 @@ def explain(args: argparse.Namespace) -> Path:
     ax.tick_params(axis="x", labelsize=7)
     layer = args.layer or models.default_cam_layer(model)
     for a, (name, m) in zip(axes[2:], panels):
-        if name == "guided_grad_cam":
+        if registry.REGISTRY[name].kind == "attribution":
             plot.show_map(m.clamp(max=float(m.flatten().quantile(0.99))), ax=a, title=name, cmap="gray")
         else:
             plot.heatmap_overlay(shown, m, ax=a, title=name)

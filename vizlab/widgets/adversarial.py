@@ -15,14 +15,15 @@ import torch
 from torch import nn
 
 from .. import adversarial as adv
-from .. import data
+from .. import data, methods as registry
 from ..hooks import check_count, eval_mode
 from ..models import class_name
 from ._base import Explorer, image_widget, update_image
 
 __all__ = ["AdversarialExplorer", "METHODS"]
 
-METHODS = ("fgsm", "pgd", "noise")
+# The attacks (vizlab.methods) and the control: random signs of the same size
+METHODS = (*registry.names(kind="attack"), "noise")
 
 
 def _rgb(p: torch.Tensor) -> np.ndarray:
@@ -126,16 +127,13 @@ class AdversarialExplorer(Explorer):
             p, label, e = self.pixels[photo], self._labels[photo], float(eps) / 255
             if e == 0:
                 out = p
-            elif method == "fgsm":
-                out = adv.fgsm(self.model, p, label, e)
-            elif method == "pgd":
-                out = adv.pgd(self.model, p, label, e, steps=self.pgd_steps)
             elif method == "noise":
                 gen = torch.Generator().manual_seed(self.seed)
                 signs = torch.randint(0, 2, p.shape, generator=gen).to(p) * 2 - 1
                 out = (p + e * signs).clamp(0, 1)
             else:
-                raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+                attack = registry.function(method, METHODS[:-1], "attack")
+                out = attack(self.model, p, label, e, **({"steps": self.pgd_steps} if method == "pgd" else {}))
             self._cache[key] = (out, self._probs(out)[0])
         return self._cache[key]
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import attribution as A
-from .. import data, plot
+from .. import data, methods as registry, plot
 from ..hooks import capture, eval_mode, forward_hooks
 from ..models import find_layer
 from ..models import class_name
@@ -21,8 +21,9 @@ from ._base import Explorer, image_widget, inline_label, legend, update_image, w
 
 __all__ = ["DeconvnetExplorer", "SaliencyExplorer", "SmoothGradExplorer", "IntegratedGradientsExplorer"]
 
-METHODS = {"saliency": A.saliency, "deconvnet": A.deconvnet, "guided_backprop": A.guided_backprop,
-           "grad_x_input": A.grad_x_input}
+# The attribution methods that cost one backward pass (vizlab.methods), the vanilla gradient first
+_ONE_PASS = [m.name for m in registry.REGISTRY.values() if m.module == "attribution" and m.cost == "1 backward"]
+METHODS = {name: registry.function(name) for name in ["saliency", *(n for n in _ONE_PASS if n != "saliency")]}
 
 
 def _as_input(model: nn.Module, image) -> torch.Tensor:

@@ -18,7 +18,8 @@ from ._base import Explorer, image_widget, legend, update_image, warn
 
 __all__ = ["CamExplorer"]
 
-DEFAULT_METHODS = ("grad_cam", "grad_cam_pp", "layer_cam", "cam", "smooth_grad_cam_pp", "score_cam")
+# Every CAM method (vizlab.methods), Grad-CAM first
+DEFAULT_METHODS = ("grad_cam", *(m for m in _cam.METHODS if m != "grad_cam"))
 
 
 class CamExplorer(Explorer):
