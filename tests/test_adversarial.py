@@ -215,7 +215,7 @@ def test_errors_that_teach(chelsea_x):
         adv.pgd(net, p, norm="l1")
     with pytest.raises(ValueError, match="outside 0..1"):
         adv.fgsm(net, p, 2)
-    with pytest.raises(ValueError, match="batch of 1"):
+    with pytest.raises(ValueError, match="label names 2 classes but the batch holds 1 image;"):
         adv.pgd(net, p, [0, 1])
     with pytest.raises(ValueError, match="2 channels but the pixels have 3"):
         adv.Normalized(nn.Identity(), (0.4, 0.5), (0.5, 0.5))(torch.rand(1, 3, 2, 2))

@@ -186,23 +186,18 @@ def _labels(net: nn.Module, p: torch.Tensor, label: Label, name: str = "label") 
     """The class per image as a long tensor [N]: ``label`` as given (an int or class name for all
     images, or one per image), or -- for ``None`` -- what the model predicts for ``p`` (one extra
     forward pass). Floats are refused, not truncated."""
-    if label is None:
-        with torch.no_grad():
-            return _logits(net, p).argmax(dim=1)
     if isinstance(label, bool) or callable(label):
         raise TypeError(f"{name} is a class index: an int, a class name, or a list of those (one per image)")
-    label = _targets.resolve(label, net.model)
+
+    def clean_logits():
+        with torch.no_grad():
+            return _logits(net, p)
     try:
-        idx = _targets._as_indices(label)
-    except TypeError as err:
-        raise TypeError(f"{name}: {err}".replace("target must", f"{name} must", 1)) from None
-    if idx.numel() == 1:
-        idx = idx.expand(p.shape[0])
-    if idx.numel() != p.shape[0]:
-        raise ValueError(f"{idx.numel()} classes given for a batch of {p.shape[0]} images; "
-                         "pass one class per image, or a single int for all")
-    if (idx < 0).any():
-        raise ValueError(f"class indices must be >= 0, got {idx.tolist()}")
+        idx = _targets.freeze(label, net.model, p.shape[0], clean_logits)
+    except (TypeError, ValueError) as err:
+        if type(err) not in (TypeError, ValueError):
+            raise
+        raise type(err)(str(err).replace("target", name)) from None
     return idx.to(p.device)
 
 

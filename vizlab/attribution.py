@@ -316,26 +316,18 @@ SMOOTHGRAD_KINDS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 
 def _per_image(target: Target, model: nn.Module, x: torch.Tensor) -> Target:
-    """Resolve ``target`` once for the clean images: ``None`` -> the predicted class of each (one
-    forward pass), class names -> indices, a list -> checked against the batch (one per image)."""
-    target = _targets.resolve(target, model)
-    if target is None:
+    """``target`` frozen at the clean images (``vizlab.targets.freeze``): the predicted class of each costs one
+    forward pass, a given class none."""
+    def clean_logits():
         with torch.no_grad(), eval_mode(model):
-            return _targets.class_indices(None, run_model(model, x)).tolist()
-    if callable(target) or (isinstance(target, int) and not isinstance(target, bool)):
-        return target
-    idx = _targets._as_indices(target)
-    n = x.shape[0]
-    if idx.numel() not in (1, n):
-        raise ValueError(f"target names {idx.numel()} classes but the batch holds {n} images; "
-                         "pass one class per image, or a single int for all")
-    return idx.expand(n).tolist() if idx.numel() == 1 else idx.tolist()
+            return run_model(model, x)
+    return _targets.freeze(target, model, x.shape[0], clean_logits)
 
 
 def _repeat_target(target: Target, rows: Sequence[int]) -> Target:
     """The target for a chunk whose row ``r`` holds image ``rows[r]``."""
-    if isinstance(target, list):
-        return [target[i] for i in rows]
+    if isinstance(target, torch.Tensor):
+        return target[list(rows)]
     return target
 
 

@@ -75,11 +75,9 @@ WeightRule = Callable[[LayerData], torch.Tensor]
 
 
 def _fixed_target(target: _targets.Target, logits: torch.Tensor) -> _targets.Target:
-    """Freeze ``target`` to class indices of the *clean* input, so that extra forward passes
-    (noisy or masked copies) explain the same class even if their prediction changes."""
-    if callable(target):
-        return target
-    return _targets.class_indices(target, logits)
+    """Freeze ``target`` to class indices of the *clean* input (``vizlab.targets.freeze``), so that extra
+    forward passes (noisy or masked copies) explain the same class even if their prediction changes."""
+    return _targets.freeze(target, None, logits.shape[0], logits)
 
 
 def _min_max(maps: torch.Tensor) -> torch.Tensor:

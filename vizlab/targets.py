@@ -9,10 +9,14 @@ Every method in vizlab explains a *score*: one number per image that the network
 * a class name (``"tabby"``) or a list of names -- resolved with ``vizlab.class_index`` by
   ``resolve(target, model)``, which every entry point calls;
 * a callable ``logits -> Tensor[N]`` -- any score you like, e.g. ``lambda z: z[:, 281] - z[:, 285]``.
+
+A method that runs the model again on changed copies of the input (noisy, masked, interpolated, attacked)
+first ``freeze``s the target at the clean input, so the class it explains does not change when a copy's
+prediction does. Every family calls the same ``freeze``: attributions, CAMs, occlusion, attacks and metrics.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 
@@ -29,6 +33,51 @@ def resolve(target: Target, model) -> Target:
     if isinstance(target, (list, tuple)) and any(isinstance(t, str) for t in target):
         return [class_index(model, t) if isinstance(t, str) else t for t in target]
     return target
+
+
+def freeze(target: Target, model, n: int, clean_logits=None) -> Union[torch.Tensor, Callable]:
+    """``target`` fixed at the clean input: a callable is returned as is; anything else becomes one class
+    index per image, a long tensor ``[n]``.
+
+    * class names are resolved with the model's class names (``resolve``);
+    * ``None`` is the clean prediction: ``argmax`` of ``clean_logits`` (the clean input's logits ``[n,
+      classes]``, or a function returning them -- called only for ``None``, so a given class costs no forward
+      pass);
+    * one class is used for every image; a list must hold one class per image.
+
+    When ``clean_logits`` is a tensor, the classes are also checked against the number of outputs.
+    """
+    target = resolve(target, model)
+    if callable(target):
+        return target
+    if isinstance(clean_logits, torch.Tensor):
+        logits = clean_logits
+    elif target is None and clean_logits is not None:
+        logits = clean_logits()
+    else:
+        logits = None
+    if target is None or logits is not None:
+        if logits is None:
+            raise ValueError("target=None means the predicted class: pass the clean logits to freeze it")
+        if logits.shape[0] != n:
+            raise ValueError(f"clean_logits hold {logits.shape[0]} images, not {n}")
+        return class_indices(target, logits)
+    if isinstance(target, bool):
+        raise TypeError("target must be an int class index, not a bool")
+    idx = _as_indices(target)
+    if idx.numel() == 1:
+        idx = idx.expand(n)
+    if idx.numel() != n:
+        raise ValueError(_count_mismatch(idx.numel(), n))
+    if (idx < 0).any():
+        raise ValueError(f"target class {int(idx.min())} is negative; class indices start at 0")
+    return idx
+
+
+def _count_mismatch(classes: int, images: int) -> str:
+    """The one error text for a target list of the wrong length."""
+    return (f"target names {classes} classes but the batch holds {images} image{'s' * (images != 1)}; "
+            "pass one class per image, or a single int for all")
 
 
 def _as_indices(target) -> torch.Tensor:
@@ -68,8 +117,7 @@ def class_indices(target: Target, logits: torch.Tensor) -> torch.Tensor:
         if idx.numel() == 1 and n > 1:
             idx = idx.expand(n)
         if idx.numel() != n:
-            raise ValueError(f"target names {idx.numel()} classes but the batch holds {n} images; "
-                             "pass one class per image, or a single int for all")
+            raise ValueError(_count_mismatch(idx.numel(), n))
     bad = (idx < 0) | (idx >= num_classes)
     if bad.device.type != "meta" and bad.any():  # meta tensors (device tests) hold no values
         wrong = sorted(set(idx[bad].tolist()))
