@@ -142,6 +142,16 @@ CASES = {
                              "tv_weight"),
     "invert of two layers": (lambda: optvis.invert(M, PIX, ["1", "3"], steps=1, progress=False), TypeError,
                              "one layer"),
+    # dataset examples beside the render (issue 22 item 2)
+    "explorer examples of a layer it does not show": (
+        lambda: ActivationMaxExplorer(M, ["1"], size=8, steps=1, pool=[PIX]).examples("3", 0), KeyError,
+        "not one of this explorer's layers"),
+    "explorer examples channel out of range": (
+        lambda: ActivationMaxExplorer(M, ["1"], size=8, steps=1, pool=[PIX]).examples("1", 9), IndexError,
+        "4 channels (0..3)"),
+    "explorer examples from a pool of grey images": (
+        lambda: ActivationMaxExplorer(M, ["1"], size=8, steps=1, pool=[PIX[:, :1]]).examples("1", 0), ValueError,
+        "channel"),
     # 22. a layer that never runs
     "render of a layer that never runs": (lambda: run(O.channel("unused", 0), model=Unused().eval(),
                                                       param=P.pixels(16)), ValueError,

@@ -133,3 +133,48 @@ def test_a_dead_channel_is_named_in_the_info_line():
     assert "dead" not in ex.info.value                   # channel 0 is shown first
     ex.channel.value = 2
     assert "channel 2 is dead" in ex.info.value and "vizlab-note" in ex.info.value
+
+
+def test_dataset_examples_beside_the_render(small, monkeypatch):
+    """The "show" buttons put the channel's nine top crops of the pool beside the render; the pool's forward pass
+    runs once per layer, a channel move only sorts."""
+    pool = [torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))]
+    ex = W.ActivationMaxExplorer(small, ["blocks.1", "blocks.3"], size=24, steps=2, block=4, pool=pool)
+    passes = []
+    real = W.exemplars.layer_activations
+    monkeypatch.setattr(W.exemplars, "layer_activations", lambda *a, **k: passes.append(a[1]) or real(*a, **k))
+    pic = ex.beside("blocks.1", 2)
+    assert pic.shape == (24, 24 + 1 + 24, 3)                      # render | 1 px gap | 3 x 3 grid of 8 px tiles
+    assert np.array_equal(pic[:, :24], ex.render("blocks.1", 2)) and (pic[:, 24] == 1).all()
+    ex.beside("blocks.1", 3)
+    assert passes == ["blocks.1"]
+    top = vz.dataset_examples(small, "blocks.1", 2, pool, k=9)
+    first = torch.nn.functional.interpolate((top.crops[:1] * 0.5 + 0.5).clamp(0, 1), size=(8, 8), mode="bilinear",
+                                           antialias=True, align_corners=False)[0].permute(1, 2, 0).numpy()
+    assert np.allclose(pic[:8, 25:33], first, atol=1e-6)          # the top crop, top left of the grid
+    assert ex.examples("blocks.1", 2).boxes == top.boxes
+
+
+def test_show_buttons_change_the_picture(small):
+    pytest.importorskip("ipywidgets")
+    pool = [torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))]
+    ex = W.ActivationMaxExplorer(small, ["blocks.1"], size=24, steps=2, block=4, pool=pool)
+    ex.widget
+    png = ex.picture.value
+    ex.show.value = W.SHOW[1]
+    assert ex.picture.value != png and "9 crops" in ex.info.value and "of the pool's 2 images" in ex.info.value
+    with_examples = ex.picture.value
+    ex.channel.value = 1
+    assert ex.picture.value not in (png, with_examples)
+    ex.show.value = W.SHOW[0]
+    assert "9 crops" not in ex.info.value
+
+
+def test_dataset_examples_of_digits_are_grey_tiles():
+    digits = vz.load("digits_cnn")
+    from vizlab import digits as D
+    ex = W.ActivationMaxExplorer(digits, ["relu2"], size=32, steps=1, block=4, pool=[D.load_split().x_test[:40]])
+    pic = ex.beside("relu2", 0)
+    assert pic.shape == (32, 32 + 2 + 30, 3)
+    grid = pic[:30, 34:]
+    assert np.array_equal(grid[..., 0], grid[..., 1]) and np.array_equal(grid[..., 0], grid[..., 2])

@@ -1,10 +1,12 @@
 """ActivationMaxExplorer: pick a layer, a channel and a parameterisation; see the image that
-channel likes most (rendered by ``vizlab.optvis.render``).
+channel likes most (rendered by ``vizlab.optvis.render``) and, beside it, the dataset examples: the
+nine photo crops that excite the channel most (``vizlab.dataset_examples``).
 
 Compute once: rendering is the expensive part (tens of optimisation steps), so a layer's channels
 are rendered a block at a time in *one* batch (image ``i`` maximises channel ``first + i``) and
 cached per (layer, block, parameterisation). Moving the channel slider within a rendered block
-only encodes a small PNG; a new block renders once, with a progress bar.
+only encodes a small PNG; a new block renders once, with a progress bar. The dataset examples need
+one forward pass over the photo pool per layer (cached); a channel's top nine are then a sort.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import data as _data
+from .. import exemplars
 from .. import hooks
 from ..models import probe_input
 from ..optvis import objectives as O
@@ -25,7 +29,9 @@ from ..optvis import transforms as T
 from ..optvis.render import ZeroGradientWarning, forward_objective, render
 from ._base import Explorer, image_widget, note, update_image
 
-__all__ = ["ActivationMaxExplorer", "PARAMETERISATIONS"]
+__all__ = ["ActivationMaxExplorer", "PARAMETERISATIONS", "SHOW"]
+
+SHOW = ("render", "render + dataset examples")
 
 # name -> (make the ImageParam, transforms); "naive" is the classic recipe: pixels, no transforms.
 PARAMETERISATIONS = {
@@ -43,10 +49,14 @@ class ActivationMaxExplorer(Explorer):
     seeded by ``seed`` (the same settings always give the same image). A channel whose gradient was
     zero at every step (a dead channel) is listed by ``dead(layer, parameterisation)`` and the info
     line says so: its picture is only the starting noise.
+
+    ``examples(layer, channel)`` is the channel's ``vizlab.dataset_examples`` over ``pool`` (default: the photos
+    vizlab ships at 224 and 320 px, ``exemplars.default_pool``); the "show" buttons put them beside the render
+    as a 3 x 3 grid.
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str], size: int = 64, steps: int = 48,
-                 block: int = 8, lr: float = 0.05, seed: int = 0, width: int = 256):
+                 block: int = 8, lr: float = 0.05, seed: int = 0, width: int = 256, pool=None):
         if not isinstance(model, nn.Module):
             raise TypeError(f"expected a torch.nn.Module as the model, got {type(model).__name__}"
                             + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
@@ -62,6 +72,7 @@ class ActivationMaxExplorer(Explorer):
         self.lr, self.seed = float(lr), hooks.check_count("seed", seed, 0)
         self.width = hooks.check_count("width (pixels)", width, 1)
         self._cache: dict[tuple, np.ndarray] = {}
+        self._pool, self._acts = pool, {}
         self._dead: dict[tuple, list] = {}
         self._fixed_size: dict[str, bool] = {}
         self._channels = {layer: self._count_channels(layer) for layer in self.layers}
@@ -141,18 +152,48 @@ class ActivationMaxExplorer(Explorer):
         first = channel - channel % self.block
         return self.images(layer, first, parameterisation)[channel - first]
 
+    def examples(self, layer: str, channel: int, k: int = 9) -> "exemplars.DatasetExamples":
+        """The ``k`` crops of the pool that excite ``channel`` of ``layer`` most (one forward pass per layer, cached)."""
+        if layer not in self._channels:
+            raise KeyError(f"{layer!r} is not one of this explorer's layers: {', '.join(self.layers)}")
+        if self._pool is None:
+            self._pool = exemplars.default_pool(self.model)
+        if layer not in self._acts:
+            self._acts[layer] = exemplars.layer_activations(self.model, layer, self._pool)
+        return exemplars.dataset_examples(self.model, layer, channel, self._pool, k=k, activations=self._acts[layer])
+
+    def beside(self, layer: str, channel: int, parameterisation: str = "fft+decorrelate") -> np.ndarray:
+        """The render (left) and a 3 x 3 grid of the channel's dataset examples (right), one ``H x W x 3`` picture
+        whose halves are equally tall; a white gap of 1/16 of the height between them."""
+        picture = self.render(layer, channel, parameterisation)
+        ex = self.examples(layer, channel)
+        crops = ex.crops.expand(-1, 3, -1, -1) if ex.crops.shape[1] == 1 else ex.crops   # grey digits as RGB
+        crops = _data.denormalize(crops, self.model).clamp(0, 1)
+        side = max(picture.shape[0] // 3, 1)
+        tiles = torch.nn.functional.interpolate(crops, size=(side, side), mode="bilinear", antialias=True,
+                                                align_corners=False).permute(0, 2, 3, 1).numpy()
+        grid = np.ones((3 * side, 3 * side, 3))
+        for q, tile in enumerate(tiles):
+            grid[(q // 3) * side:(q // 3 + 1) * side, (q % 3) * side:(q % 3 + 1) * side] = tile
+        height = picture.shape[0]
+        grid = np.pad(grid, ((0, height - grid.shape[0]), (0, 0), (0, 0)), constant_values=1.0)
+        gap = np.ones((height, max(height // 16, 1), 3))
+        return np.concatenate([picture, gap, grid], axis=1)
+
     # -- controls -------------------------------------------------------------------------------
     def _build(self):
         import ipywidgets as w
         self.layer = w.Dropdown(options=self.layers, value=self.layers[0], description="layer")
         self.channel = w.IntSlider(value=0, min=0, max=self.channels(self.layers[0]) - 1, description="channel")
         self.param = w.ToggleButtons(options=list(PARAMETERISATIONS), description="image as")
+        self.show = w.ToggleButtons(options=list(SHOW), value=SHOW[0], description="show")
         self._bar = w.IntProgress(value=0, min=0, max=self.steps, description="rendering")
         self.info = w.HTML()
         self.picture = image_widget(self.render(self.layers[0], 0, self.param.value), self.width)
-        for control in (self.layer, self.channel, self.param):
+        for control in (self.layer, self.channel, self.param, self.show):
             control.observe(lambda change: self._refresh(), names="value")
-        self._controls = w.VBox([w.HBox([self.layer, self.param]), self.channel, self._bar, self.picture, self.info])
+        self._controls = w.VBox([w.HBox([self.layer, self.param]), w.HBox([self.channel, self.show]), self._bar,
+                                 self.picture, self.info])
         self._refresh()
         return self._controls
 
@@ -169,10 +210,22 @@ class ActivationMaxExplorer(Explorer):
             with self.busy(f"rendering channels {first}-{min(first + self.block, n) - 1} "
                            f"({self.steps} steps)..."):
                 picture = self.render(layer, c, self.param.value)
+        examples = self.show.value != SHOW[0]
+        if examples:
+            if layer in self._acts:
+                picture = self.beside(layer, c, self.param.value)
+            else:                               # one forward pass over the photo pool for this layer
+                with self.busy(f"finding the crops of the photos that excite {layer} most..."):
+                    picture = self.beside(layer, c, self.param.value)
         update_image(self.picture, picture)
         self.info.value = (f"<code>{layer}</code> channel {c} of {n}, {self.param.value}: channels "
                            f"{first}-{min(first + self.block, n) - 1} rendered together, {self.steps} steps, "
                            f"{self.size} px")
+        if examples:
+            ex = self.examples(layer, c)
+            self.info.value += note(f"right: the 9 crops ({ex.field.size} px receptive fields) of the pool's "
+                                    f"{len(self._pool[0])} images that excite channel {c} most, activations "
+                                    f"{float(ex.values[0]):.2f} down to {float(ex.values[-1]):.2f}")
         if c in self._dead.get((layer, first, self.param.value), ()):
             self.info.value += note(f"channel {c} is dead here: its gradient was exactly zero at every step "
                                     "(it never fires for these images), so the picture is only the starting noise")
