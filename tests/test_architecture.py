@@ -214,7 +214,7 @@ FLOORS = {
     "vizlab.lookup": 0, "vizlab.methods": 0,
     "vizlab.targets": 1, "vizlab.hooks": 1, "vizlab.models": 1, "vizlab.data": 1, "vizlab.digits": 1,
     "vizlab.attribution": 2, "vizlab.cam": 2, "vizlab.perturbation": 2, "vizlab.adversarial": 2,
-    "vizlab.optvis": 2, "vizlab.style": 2, "vizlab.features": 2, "vizlab.embed": 2, "vizlab.dataset_examples": 2,
+    "vizlab.optvis": 2, "vizlab.style": 2, "vizlab.features": 2, "vizlab.embed": 2, "vizlab.exemplars": 2,
     "vizlab.evaluate": 3, "vizlab.shortcut": 3,
     "vizlab.plot": 4, "vizlab.widgets": 4, "vizlab.cli": 4, "vizlab.exercises": 4, "vizlab.exercise_references": 4,
 }

@@ -142,3 +142,25 @@ def test_unknown_asset_names_the_available_ones():
     for bad in ("../pyproject.toml", "", "assets", None):   # no path outside the folder, no folder
         with pytest.raises(KeyError, match="Available"):
             asset_path(bad)
+
+
+def test_normalize_is_the_one_pixel_vocabulary():
+    """Issue 21 item 2: pixels <-> model input in one place; preprocess, the attacks' wrapper and IG's black
+    baseline agree with it exactly."""
+    import vizlab as vz
+    from vizlab import data
+    model = vz.load()                                       # Lite0: mean 0.5, std 0.5
+    p = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    x = data.normalize(p, model)
+    assert torch.equal(x, (p - 0.5) / 0.5)
+    assert torch.allclose(data.denormalize(x, model), p, atol=1e-7)
+    imagenet = data.normalize(p)                            # no model: ImageNet's statistics
+    assert torch.allclose(imagenet[:, 0], (p[:, 0] - 0.485) / 0.229)
+    assert torch.equal(vz.adversarial.normalize(p, model), x)
+    assert torch.equal(vz.attribution.baseline_for(model, x, "black"), data.normalize(torch.zeros_like(p), model))
+    photo = vz.preprocess(vz.sample_image("chelsea"), model)
+    assert torch.allclose(data.normalize(data.denormalize(photo, model), model), photo, atol=1e-6)
+    with pytest.raises(ValueError, match="3 channels but the pixels have 2"):
+        data.normalize(torch.rand(1, 2, 4, 4))             # ImageNet's three different means
+    assert torch.equal(data.normalize(torch.rand(1, 2, 4, 4) * 0 + 1, model), torch.ones(1, 2, 4, 4))  # 0.5/0.5 fits any
+    assert torch.equal(data.normalize(torch.ones(1, 1, 2, 2), vz.load("digits_cnn")), torch.ones(1, 1, 2, 2))

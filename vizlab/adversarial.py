@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import targets as _targets
+from .data import channel_stats
 from .hooks import check_count, check_generator, check_input, eval_mode, run_model
 from .models import info
 
@@ -80,11 +81,7 @@ class Normalized(nn.Module):
             raise ValueError(f"std must be positive, got {self.std}")
 
     def _stats(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = torch.tensor(self.mean, dtype=p.dtype, device=p.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=p.dtype, device=p.device).view(1, -1, 1, 1)
-        if mean.shape[1] not in (1, p.shape[1]):
-            raise ValueError(f"the normalisation has {mean.shape[1]} channels but the pixels have {p.shape[1]}")
-        return mean, std
+        return channel_stats(self.mean, self.std, p)
 
     def normalize(self, p: torch.Tensor) -> torch.Tensor:
         mean, std = self._stats(p)

@@ -38,6 +38,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from . import methods, targets as _targets
+from .data import normalize
 from .hooks import check_count, check_generator, check_input, eval_mode, forward_hooks, run_model, unwrap
 from .models import find_layer, info
 
@@ -508,14 +509,12 @@ def baseline_for(model: nn.Module, x: torch.Tensor, baseline: Union[str, float, 
         raise ValueError(f"baseline={baseline!r} needs the model's normalisation for {c} channel(s), but "
                          f"vizlab.info(model) has {len(meta.mean)} (mean {meta.mean}); pass the baseline "
                          "yourself: a number (e.g. baseline=0.0) or a tensor in the model's input space")
-    mean = torch.tensor(meta.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(meta.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     if baseline == "black":
-        return ((0 - mean) / std).expand_as(x).clone()
+        return normalize(torch.zeros_like(x), model)
     if baseline == "noise":
         generator = check_generator(generator)                 # None: seed 0, never the global RNG
         pixels = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
-        return (pixels - mean) / std
+        return normalize(pixels, model)
     if baseline == "blur":
         if isinstance(blur_sigma, bool) or not isinstance(blur_sigma, numbers.Real) or not blur_sigma > 0 \
                 or not math.isfinite(blur_sigma):

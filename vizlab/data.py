@@ -193,6 +193,43 @@ def _resize_and_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
+# --------------------------------------------------------------------------------------------
+# Pixels <-> model input: the one place (attacks, baselines, substrates, renders and style transfer use it)
+# --------------------------------------------------------------------------------------------
+
+def channel_stats(mean, std, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mean`` and ``std`` (numbers or one per channel) as ``[1, C, 1, 1]`` tensors with ``like``'s dtype
+    and device; one value (or the same value for every channel) serves any number of channels."""
+    mean = tuple(mean) if isinstance(mean, (list, tuple)) else (float(mean),)
+    std = tuple(std) if isinstance(std, (list, tuple)) else (float(std),)
+    if len(set(mean)) == 1 and len(set(std)) == 1:
+        mean, std = mean[:1], std[:1]
+    mean = torch.tensor(mean, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
+    std = torch.tensor(std, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
+    if mean.shape[1] not in (1, like.shape[1]):
+        raise ValueError(f"the normalisation has {mean.shape[1]} channels but the pixels have {like.shape[1]}")
+    return mean, std
+
+
+def input_stats(model: Optional[torch.nn.Module], like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's input normalisation (``vizlab.info(model)``; ImageNet's for ``None`` or a model vizlab did
+    not load) as ``[1, C, 1, 1]`` tensors shaped for ``like``."""
+    meta = _models.info(model) if model is not None else _models.ModelInfo("imagenet")
+    return channel_stats(meta.mean, meta.std, like)
+
+
+def normalize(p: torch.Tensor, model: Optional[torch.nn.Module] = None) -> torch.Tensor:
+    """Pixels in [0, 1] ``[N, C, H, W]`` -> the model's input: ``(p - mean) / std``."""
+    mean, std = input_stats(model, p)
+    return (p - mean) / std
+
+
+def denormalize(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> torch.Tensor:
+    """The model's input ``[N, C, H, W]`` -> pixels: ``x * std + mean`` (not clamped)."""
+    mean, std = input_stats(model, x)
+    return x * std + mean
+
+
 def preprocess(image: ImageLike, model: Optional[torch.nn.Module] = None, size: Optional[int] = None) -> torch.Tensor:
     """A photo -> the normalised batch ``[1, 3, size, size]`` the model expects.
 
@@ -204,9 +241,7 @@ def preprocess(image: ImageLike, model: Optional[torch.nn.Module] = None, size: 
         size = check_count("size", size)
     img = _resize_and_crop(load_image(image), size or meta.input_size)
     pixels = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    mean = torch.tensor(meta.mean).view(3, 1, 1)
-    std = torch.tensor(meta.std).view(3, 1, 1)
-    return ((pixels - mean) / std)[None]
+    return normalize(pixels[None], model)
 
 
 def deprocess(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> np.ndarray:
@@ -221,12 +256,9 @@ def deprocess(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> np.nd
         x = x[0]
     if x.ndim != 3 or x.shape[0] != 3:
         raise ValueError(f"expected [1, 3, H, W] or [3, H, W], got {tuple(x.shape)}")
-    meta = _models.info(model) if model is not None else _models.ModelInfo("imagenet")
-    mean = torch.tensor(meta.mean).view(3, 1, 1)
-    std = torch.tensor(meta.std).view(3, 1, 1)
-    img = (x.detach().float().cpu() * std + mean).clamp(0, 1)
+    img = denormalize(x.detach().float().cpu()[None], model)[0].clamp(0, 1)
     return img.permute(1, 2, 0).numpy()
 
 
 __all__ = ["sample_image", "list_samples", "sample_path", "asset_path", "list_assets", "load_image", "preprocess",
-           "deprocess", "SAMPLES"]
+           "deprocess", "normalize", "denormalize", "input_stats", "channel_stats", "SAMPLES"]
