@@ -1,9 +1,10 @@
 """Load test of the course on a local JupyterHub: N simulated students, start to autograde (issue 23 item 2).
 
     .venv/bin/python benchmarks/hub_load.py [--students 1 2 4] [--chapter 05] [--time-limit 900] [--port 8100]
+                                            [--memory-floor 1.5] [--big-wave 12 --wait-for-memory 18] [--work DIR]
 
 Needs the [hub] extra (jupyterhub, jupyterhub-idle-culler) and configurable-http-proxy in build/hub/node_modules
-(`make hub` installs both). Everything is on 127.0.0.1, in build/hub-load/ (deleted at the start of each run):
+(`make hub` installs both). Everything is on 127.0.0.1, in build/hub-load/ or --work (deleted at the start of each run):
 
 1. a course with one chapter (course/build_course.py), released to nbgrader's exchange (`nbgrader release_assignment`);
 2. JupyterHub with deploy/jupyterhub_config.py on --port, an admin API token of its own (a "vizlab-admin" service);
@@ -17,6 +18,8 @@ Needs the [hub] extra (jupyterhub, jupyterhub-idle-culler) and configurable-http
      error:                                                                                 -> "run s";
    * saves the notebook with its outputs through the contents API and runs `nbgrader submit`;
    * a thread samples every 0.2 s the RSS and USS of each student's server and kernels:  -> "peak GB" per student;
+     and the sum of the PSS of all the students' processes (a page shared by k processes counts 1/k in each: the
+     memory the students take together, whatever else runs on the machine):           -> "all students GB";
 4. the instructor runs `nbgrader collect` and `nbgrader autograde` for the wave, and reads the scores;
 5. the wave's servers are stopped before the next wave;
 6. with --browser, one more student in headless Chromium (playwright, Debian's chromium): the hub's login form,
@@ -24,7 +27,11 @@ Needs the [hub] extra (jupyterhub, jupyterhub-idle-culler) and configurable-http
    control of the chapter's first explorer moved until its picture changes (tests/browser/run.py's checks).
 
 At the end, on an error, on Ctrl-C and at --time-limit seconds the script stops every server, the hub and the proxy
-(API first, then SIGTERM to the hub, then SIGKILL to every process it saw under the hub). A wave fails a student that
+(API first, then SIGTERM to the hub, then SIGKILL to every process it saw under the hub). On a shared machine: a
+wave of --big-wave students or more waits (up to 5 minutes, else it is skipped) until --wait-for-memory GB are
+available, and when the machine's available memory falls below --memory-floor GB every server is stopped and the
+run ends as a failure, before the kernel's OOM killer would pick some process. The last lines are the waves as rows
+of deploy/README.md's table. A wave fails a student that
 did not reach a running server, a cell that raised, a submission not collected or an autograded score (the code
 checks; the written answers wait for formgrader) below the maximum.
 """
@@ -70,7 +77,7 @@ class Run:
         self.args = args
         self.deadline = time.monotonic() + args.time_limit
         self.abort = threading.Event()
-        self.work = ROOT / "build" / "hub-load"
+        self.work = Path(args.work).resolve() if getattr(args, "work", None) else ROOT / "build" / "hub-load"
         self.course = self.work / "course"
         self.port = args.port
         self.url = f"http://{HOST}:{self.port}"
@@ -83,12 +90,15 @@ class Run:
         self.hub_rss = 0                                       # peak RSS of the hub, proxy and services
         self.min_available = psutil.virtual_memory().available  # the machine's, lowest since the last reset
         self.lock = threading.Lock()
+        self.stopped_for_memory: int | None = None             # the available bytes that stopped the run
+        self.peak_pss = 0                                      # the students' processes together (sum of PSS)
 
     # -- time -----------------------------------------------------------------------------------------------------
     def left(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0 or self.abort.is_set():
-            raise Aborted("time limit reached" if left <= 0 else "aborted")
+            raise Aborted("time limit reached" if left <= 0 else
+                          "memory floor reached" if self.stopped_for_memory is not None else "aborted")
         return left
 
     # -- hub API --------------------------------------------------------------------------------------------------
@@ -191,7 +201,7 @@ class Run:
     def sample_forever(self, interval: float = 0.2) -> None:
         while not self.abort.is_set():
             totals: dict[str, list[int]] = {}
-            hub_rss = 0
+            hub_rss = students_pss = 0
             hub = self.hub_proc()
             for p in self.scan() + ([hub] if hub else []):
                 user, kernel = self.owner.get(p.pid, (None, False))
@@ -202,19 +212,27 @@ class Run:
                 if not user:
                     hub_rss += mem.rss
                     continue
+                students_pss += mem.pss                       # each shared page counted once over all processes
                 t = totals.setdefault(user, [0, 0, 0, 0])     # rss all, uss all, rss kernels, uss kernels
                 t[0] += mem.rss
                 t[1] += mem.uss
                 if kernel:
                     t[2] += mem.rss
                     t[3] += mem.uss
+            available = psutil.virtual_memory().available
             with self.lock:
                 self.hub_rss = max(self.hub_rss, hub_rss)
-                self.min_available = min(self.min_available, psutil.virtual_memory().available)
+                self.min_available = min(self.min_available, available)
+                self.peak_pss = max(self.peak_pss, students_pss)
                 for user, t in totals.items():
                     pk = self.peaks.setdefault(user, dict(rss=0, uss=0, kernel_rss=0, kernel_uss=0))
                     for key, value in zip(("rss", "uss", "kernel_rss", "kernel_uss"), t):
                         pk[key] = max(pk[key], value)
+            if available < self.args.memory_floor * GB and not self.abort.is_set():   # before the OOM killer does
+                self.stopped_for_memory = available
+                print(f"\nmemory: only {available / GB:.1f} GB available (floor {self.args.memory_floor:g} GB): "
+                      "stopping every server", flush=True)
+                self.abort.set()
             time.sleep(interval)
 
 
@@ -296,7 +314,8 @@ def decode(frame: str | bytes) -> dict:
 def shell_in_kernel(kernel: Kernel, argv: list[str]) -> None:
     """Run a command in the student's kernel (the server's environment, cwd = the student's home)."""
     code = ("import os, subprocess\n"
-            f"_r = subprocess.run({argv!r}, cwd=os.path.expanduser('~'), capture_output=True, text=True)\n"
+            f"_r = subprocess.run({argv!r}, cwd=os.path.expanduser('~'), capture_output=True, text=True, "
+            f"timeout={max(10, int(min(600, kernel.run.left())))})\n"
             "print(_r.returncode)\nprint(_r.stdout[-1500:], _r.stderr[-1500:])\n")
     outputs, error = kernel.execute(code)
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
@@ -433,6 +452,8 @@ def browser_student(run: Run, aid: str, notebook_name: str) -> list[str]:
                 lab_check.exercise_explorer(page, page.locator("[data-explorer='0']"), f"{aid}#0", rows, failures)
                 for where, control, ms, result in rows:
                     print(f"browser: {where} {control}: {ms} ms {result}")
+                if not any(result.startswith("->") for *_, result in rows):   # a move the picture answered
+                    failures.append("browser: no control of the first explorer changed its picture")
         except Exception as exc:
             failures.append(f"browser: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
         finally:
@@ -479,10 +500,16 @@ def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, st
     names = [f"n{n}s{i:03d}" for i in range(1, n + 1)]
     with run.lock:
         available = run.min_available = psutil.virtual_memory().available
+        run.peak_pss = 0
     with ThreadPoolExecutor(n) as pool:
-        results = list(pool.map(lambda nm: student(run, nm, aid, notebook_name, solutions), names))
+        try:
+            results = list(pool.map(lambda nm: student(run, nm, aid, notebook_name, solutions), names))
+        except BaseException:                            # Ctrl-C, SIGTERM, the watchdog: the students stop too,
+            run.abort.set()                              # instead of the pool waiting for them to finish
+            raise
     with run.lock:
         machine = available - run.min_available                # what the students took from the machine, at worst
+        pss = run.peak_pss                                     # the same, counted on their processes alone
     failures = [f"{r['name']}: {r['failure']}" for r in results if r["failure"]]
     t_collect = t_grade = None
     scores = {}
@@ -507,7 +534,7 @@ def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, st
     with run.lock:
         peaks = {name: dict(run.peaks.get(name, {})) for name in names}
     return dict(n=n, results=results, failures=failures, t_collect=t_collect, t_grade=t_grade, peaks=peaks,
-                machine=machine, hub_rss=run.hub_rss)
+                machine=machine, pss=pss, hub_rss=run.hub_rss)
 
 
 def report(w: dict) -> None:
@@ -529,11 +556,52 @@ def report(w: dict) -> None:
         print(f"time to a running server: median {srv[len(srv) // 2]:.1f} s, max {srv[-1]:.1f} s; chapter run: "
               f"median {runs[len(runs) // 2]:.0f} s, max {runs[-1]:.0f} s")
         print(f"peak memory per student: {rss:.2f} GB RSS ({uss:.2f} GB USS: not shared with other students); "
-              f"the students took at most {w['machine'] / GB:.2f} GB of the machine's available memory; "
+              f"the students took at most {w['machine'] / GB:.2f} GB of the machine's available memory "
+              f"(other programs included); their processes together at most {w['pss'] / GB:.2f} GB (sum of PSS: "
+              f"{w['pss'] / GB / w['n']:.2f} GB per student); "
               f"hub + proxy + services {w['hub_rss'] / GB:.2f} GB RSS")
     if w["t_grade"] is not None:
         print(f"instructor: collect {w['t_collect']:.1f} s, autograde {w['t_grade']:.1f} s for {len(ok)} submissions")
     print(f"failures: {len(w['failures'])}" + "".join(f"\n  {f}" for f in w["failures"]))
+
+
+def wait_for_memory(run: Run, n: int) -> bool:
+    """A wave of --big-wave students or more starts only when --wait-for-memory GB are available (the machine is
+    shared): waits up to 5 minutes for them, then skips the wave (printed, not a failure)."""
+    if n < run.args.big_wave:
+        return True
+    need = run.args.wait_for_memory * GB
+    end = time.monotonic() + min(300, run.left())
+    while (available := psutil.virtual_memory().available) < need:
+        if time.monotonic() > end:
+            print(f"\n== N = {n}: skipped, {available / GB:.1f} GB available < {need / GB:g} GB for 5 minutes")
+            return False
+        time.sleep(5)
+    return True
+
+
+def summary(waves: list[dict], chapter: str) -> None:
+    """The waves as the rows of deploy/README.md's table."""
+    if not waves:
+        return
+    print("\n| chapter | students at once | to a running server s (median / max) | chapter run s (median / max) "
+          "| peak per student GB: RSS (USS) | all students GB: sum of PSS (per student) "
+          "| instructor: collect + autograde s | failures |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for w in waves:
+        ok = [r for r in w["results"] if not r["failure"]]
+        if ok:
+            srv = sorted(r["server"] for r in ok)
+            runs = sorted(r["run"] for r in ok)
+            rss = max(w["peaks"].get(r["name"], {}).get("rss", 0) for r in ok) / GB
+            uss = max(w["peaks"].get(r["name"], {}).get("uss", 0) for r in ok) / GB
+            timing = (f"{srv[len(srv) // 2]:.1f} / {srv[-1]:.1f} | {runs[len(runs) // 2]:.0f} / {runs[-1]:.0f} "
+                      f"| {rss:.2f} ({uss:.2f})")
+        else:
+            timing = "- | - | -"
+        grading = (f"{w['t_collect']:.1f} + {w['t_grade']:.1f}" if w["t_grade"] is not None else "-")
+        print(f"| {chapter} | {w['n']} | {timing} | {w['pss'] / GB:.2f} ({w['pss'] / GB / w['n']:.2f}) | {grading} "
+              f"| {len(w['failures'])} |")
 
 
 def main(argv=None) -> int:
@@ -545,6 +613,14 @@ def main(argv=None) -> int:
     parser.add_argument("--chapter", default="05", help="the chapter the students run (one with exercises)")
     parser.add_argument("--time-limit", type=float, default=900, help="seconds for the whole run, then stop")
     parser.add_argument("--port", type=int, default=8100, help="the hub's port on 127.0.0.1 (uses 4 from here)")
+    parser.add_argument("--work", help="the working folder (deleted at the start; default build/hub-load)")
+    parser.add_argument("--memory-floor", type=float, default=1.5,
+                        help="GB: when the machine's available memory falls below it, stop every server and end "
+                             "the run (a failure) before the kernel's OOM killer picks a process")
+    parser.add_argument("--big-wave", type=int, default=12, help="waves this large wait for --wait-for-memory")
+    parser.add_argument("--wait-for-memory", type=float, default=18,
+                        help="GB available before a wave of --big-wave students or more starts (waits <= 5 min, "
+                             "then skips that wave)")
     args = parser.parse_args(argv)
     if any(n > 64 or n < 1 for n in args.students):
         parser.error("--students: 1..64 per wave")
@@ -574,11 +650,18 @@ def main(argv=None) -> int:
         run.start_hub()
         print(f"hub: {run.url} up [{time.monotonic() - t0:.1f} s]; log {run.work / 'hub.log'}")
         threading.Thread(target=run.sample_forever, daemon=True).start()
+        waves = []
         for n in args.students:
+            if not wait_for_memory(run, n):
+                continue
             w = wave(run, n, aid, notebook_name, solutions)
             report(w)
+            waves.append(w)
             failures += len(w["failures"])
             sys.stdout.flush()
+            if run.abort.is_set():
+                break
+        summary(waves, args.chapter)
         if args.browser:
             problems = browser_student(run, aid, notebook_name)
             print(f"browser failures: {len(problems)}" + "".join(f"\n  {p}" for p in problems))

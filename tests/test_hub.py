@@ -3,6 +3,11 @@ JupyterHub values parse and limit each student's memory (issue 23). Skipped with
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +123,102 @@ def test_z2jh_values_limit_memory():
     assert values["singleuser"]["image"]["name"]
     dockerfile = (DEPLOY / "z2jh" / "Dockerfile").read_text()
     assert "download.pytorch.org/whl/cpu" in dockerfile and "nbgrader" in dockerfile
+
+
+# -- tests/browser/hub.py (the hub in the browser test, `make browser`): its arguments, prerequisites and cleanup --
+
+def browser_hub():
+    """tests/browser/hub.py as a module (it reuses benchmarks/hub_load.py, which needs the [hub] extra)."""
+    pytest.importorskip("jupyterhub")
+    pytest.importorskip("websocket")
+    pytest.importorskip("psutil")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vizlab_browser_hub", ROOT / "tests" / "browser" / "hub.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--time-limit", "0"], "--time-limit"),
+    (["--time-limit", "7200"], "--time-limit"),
+    (["--chapter", "99"], "chapters: 00"),
+])
+def test_browser_hub_rejects_bad_arguments(argv, message, capsys):
+    hub = browser_hub()
+    with pytest.raises(SystemExit) as exc:
+        hub.parse_args(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ci, code, word", [("true", 1, "FAILED"), ("", 0, "SKIPPED")])
+def test_browser_hub_missing_prerequisite(ci, code, word, monkeypatch, capsys):
+    """Under CI a missing browser or proxy fails the test; elsewhere it skips, saying what is missing.
+    Either way nothing is started."""
+    hub = browser_hub()
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(hub, "missing_prerequisites", lambda: ["a browser at /nowhere (apt-get install chromium)"])
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: pytest.fail("started although a prerequisite is missing"))
+    assert hub.main([]) == code
+    out = capsys.readouterr().out
+    assert out.startswith(f"{word}: ") and "apt-get install chromium" in out
+
+
+def test_browser_hub_port_block_skips_a_taken_port():
+    """The hub needs 4 consecutive free ports: a block with one port taken is passed over."""
+    hub = browser_hub()
+    with socket.socket() as taken, socket.socket() as probe:
+        taken.bind(("127.0.0.1", 0))
+        busy = taken.getsockname()[1]
+        probe.bind(("127.0.0.1", 0))
+        other = probe.getsockname()[1]
+        probe.close()
+        free = next(p for p in range(other, other + 200) if not (p <= busy < p + 4) and all(
+            _bindable(q) for q in range(p, p + 4)))
+        assert hub.free_port_block(4, candidates=[busy - 2, free]) == free
+        with pytest.raises(RuntimeError, match="consecutive free ports"):
+            hub.free_port_block(4, candidates=[busy - 1, busy])
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def test_browser_hub_stop_kills_what_the_hub_left(tmp_path):
+    """stop_everything ends the hub and a child of it that ignores SIGTERM (a stuck server or kernel), and reports
+    nothing left; the child would outlive a plain SIGTERM to the hub."""
+    import argparse
+
+    import psutil
+
+    hub = browser_hub()
+    import hub_load
+
+    ready = tmp_path / "child.pid"
+    child_code = ("import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                  f"open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(600)")
+    fake_hub = ("import subprocess, sys, time; "
+                f"subprocess.Popen([sys.executable, '-c', {child_code!r}]); time.sleep(600)")
+    run = hub_load.Run(argparse.Namespace(time_limit=60, port=hub.free_port_block(4), browser=False,
+                                          work=tmp_path / "work", memory_floor=0.0))
+    run.hub = subprocess.Popen([sys.executable, "-c", fake_hub], start_new_session=True)
+    try:
+        for _ in range(200):
+            if ready.exists() and ready.read_text():
+                break
+            time.sleep(0.05)
+        child = psutil.Process(int(ready.read_text()))
+        hub_pid = run.hub.pid
+        assert hub.stop_everything(run) == []
+        assert not hub.alive([child])
+        assert not psutil.pid_exists(hub_pid) or psutil.Process(hub_pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        for p in hub.alive([psutil.Process(int(ready.read_text()))] if ready.exists() and ready.read_text() else []):
+            p.kill()
