@@ -186,3 +186,40 @@ def test_generator_none_is_seed_0_everywhere_and_the_global_rng_is_untouched():
     assert torch.equal(check_generator(None).get_state(), torch.Generator().manual_seed(0).get_state())
     with pytest.raises(TypeError, match="torch.Generator"):
         check_generator(0)
+
+
+def test_progress_has_one_meaning():
+    """Issue 21 item 3: progress= is False/None (silent), True (a bar) or progress(done, total), everywhere."""
+    assert hooks.progress_reporter(None) is None and hooks.progress_reporter(False) is None
+    seen = []
+    report = hooks.progress_reporter(lambda done, total: seen.append((done, total)))
+    report(1, 2)
+    assert seen == [(1, 2)]
+    bar = hooks.progress_reporter(True, "test")
+    bar(1, 3)
+    bar(3, 3)                                    # closes the bar; no error
+    with pytest.raises(TypeError, match="progress must be True"):
+        hooks.progress_reporter("yes")
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(2, 2)).eval()
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for call in (lambda p: vz.score_cam(net, x, 0, "1", progress=p),
+                 lambda p: vz.occlusion(net, x, 0, window=4, stride=4, progress=p)):
+        seen.clear()
+        call(lambda done, total: seen.append((done, total)))
+        assert seen and seen[-1][0] == seen[-1][1]           # rises to the total
+        assert torch.equal(call(True), call(None))           # a bar changes nothing else
+
+
+def test_capture_takes_target_by_keyword():
+    """capture's target is keyword-only (the methods read (model, x, target, layer)); positional still works,
+    with a DeprecationWarning, and gives the same gradients."""
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(2, 3)).eval()
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    new = vz.capture(net, x, "1", target=2, gradients=True)
+    with pytest.warns(DeprecationWarning, match="by keyword"):
+        old = vz.capture(net, x, "1", 2, gradients=True)
+    assert torch.equal(new.gradients["1"], old.gradients["1"])
+    with pytest.raises(TypeError, match="one target"):
+        vz.capture(net, x, "1", 2, target=1)

@@ -44,7 +44,8 @@ from torch import nn
 
 from . import methods, targets as _targets
 from .attribution import guided_backprop  # the one implementation
-from .hooks import capture, check_count, check_generator, check_input, eval_mode, layer_list, run_model, unwrap
+from .hooks import (capture, check_count, check_generator, check_input, eval_mode, layer_list, progress_reporter,
+                    run_model, unwrap)
 from .models import default_cam_layer, find_layer
 
 Layer = Union[None, str, Sequence[str]]
@@ -131,7 +132,7 @@ def _class_map(model: nn.Module, x: torch.Tensor, target: _targets.Target, layer
         names = _layer_names(model, layer, x)
         if len(names) > 1 and not upsample:
             raise ValueError("fusing several layers needs a common resolution: keep upsample=True")
-        cap = capture(model, x, names, target, gradients=gradients)
+        cap = capture(model, x, names, target=target, gradients=gradients)
         maps = []
         for name in names:
             A = cap.activations[name]
@@ -348,7 +349,7 @@ def smooth_grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Targe
             for start in range(0, n_samples, batch_size):
                 chunk = d.x[n:n + 1] + noise[n, start:start + batch_size]
                 t_chunk = t_n if callable(t_n) else t_n.expand(chunk.shape[0])
-                G = capture(d.model, chunk, d.layer, t_chunk, gradients=True).gradients[d.layer].double()
+                G = capture(d.model, chunk, d.layer, target=t_chunk, gradients=True).gradients[d.layer].double()
                 for p, acc in enumerate(sums, start=1):
                     acc[n] += (G ** p).sum(dim=0)
         G1, G2, G3 = (s / n_samples for s in sums)
@@ -359,7 +360,7 @@ def smooth_grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Targe
 
 def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None, layer: Layer = None,
               *, batch_size: int = 16, align_corners: bool = False,
-              progress: Optional[Callable[[int, int], None]] = None, **options) -> torch.Tensor:
+              progress: Union[bool, Callable[[int, int], None], None] = None, **options) -> torch.Tensor:
     """Score-CAM (Wang et al. 2020): no gradients. Each channel ``A_k``, upsampled and min-max'ed
     to [0, 1], masks the input; the weight is how much the masked input ``x * H_k`` scores
     (the "increase of confidence" of eq. 5), softmax-normalised over channels (Algorithm 1)::
@@ -374,8 +375,10 @@ def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
     ``progress(done, total)``, if given, is called after every batch of passes with the number of
     channels scored so far (over all N images) and ``total = N * K`` -- e.g. an explorer's
     "k / K channels"; it rises to ``total`` (a dead channel counts when its shared pass ran).
+    ``progress=True`` shows a progress bar instead.
     """
     batch_size = check_count("batch_size", batch_size)
+    report = progress_reporter(progress, "Score-CAM")
 
     def rule(d: LayerData) -> torch.Tensor:
         tgt = _fixed_target(d.target, d.logits)
@@ -403,10 +406,10 @@ def score_cam(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
                     idx = live[start:start + batch_size]
                     logits = run_model(d.model, d.x[n:n + 1] * masks[idx])
                     scores[idx] = (_targets.scores(tgt, logits) if callable(tgt) else logits[:, int(tgt[n])]).to(scores.dtype)
-                    if progress is not None:   # the last pass of a batch may stand for every dead channel
+                    if report is not None:   # the last pass of a batch may stand for every dead channel
                         done = min(start + batch_size, len(live))
                         shared = int(constant.sum()) - 1 if constant.any() and done == len(live) else 0
-                        progress(n * K + done + shared, N * K)
+                        report(n * K + done + shared, N * K)
                 if constant.any():
                     scores[constant] = scores[live[-1]]
                 weights[n] = scores.softmax(dim=0)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
@@ -184,6 +185,30 @@ def check_generator(generator: Optional[torch.Generator]) -> torch.Generator:
     return generator
 
 
+def progress_reporter(progress, desc: str = "") -> Optional[Callable[[int, int], None]]:
+    """The one meaning of ``progress=`` in vizlab: ``None``/``False`` -- silent; ``True`` -- a tqdm progress bar;
+    a callable ``progress(done, total)`` -- called as the work advances (an explorer shows it). Returns a
+    ``report(done, total)`` function, or ``None`` for silence."""
+    if progress is None or progress is False:
+        return None
+    if callable(progress):
+        return progress
+    if progress is not True:
+        raise TypeError(f"progress must be True (a progress bar), False/None (silent) or a function "
+                        f"progress(done, total), got {type(progress).__name__} {progress!r}")
+    from tqdm.auto import tqdm  # deferred: tqdm.auto imports ipywidgets' notebook bar when it is available
+    bar = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc[:40], leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+    return report
+
+
 def check_count(name: str, value, minimum: int = 1) -> int:
     """A count option (batch size, steps, samples, k) must be an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -296,9 +321,13 @@ def layer_list(layers) -> list:
     return list(names)
 
 
-def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]],
-            target: _targets.Target = None, *, gradients: bool = False) -> Captured:
+def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]], *args,
+            target: _targets.Target = None, gradients: bool = False) -> Captured:
     """Run ``model(x)`` once and return the outputs of ``layers`` (names from ``vizlab.layers``).
+
+    ``target`` is keyword-only (``capture(model, x, layers, target=...)``): the methods take
+    ``(model, x, target, layer)``, and a positional fourth argument here would read the other way round.
+    A positional target still works, with a ``DeprecationWarning``.
 
     With ``gradients=True`` also returns ``dS/dA`` for each layer output ``A``, where
     ``S = sum_n target(logits)_n`` (``target=None``: the predicted class of each image).
@@ -306,6 +335,12 @@ def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]]
     The model runs in eval mode (dropout off, batch norm on its running statistics) for the call;
     its ``training`` flags are restored afterwards.
     """
+    if args:
+        if len(args) > 1 or target is not None:
+            raise TypeError("capture(model, x, layers, *, target=None, gradients=False) takes one target")
+        warnings.warn("pass capture's target by keyword: capture(model, x, layers, target=...)",
+                      DeprecationWarning, stacklevel=2)
+        target = args[0]
     model = unwrap(model)
     x = check_input(x, model)
     names = layer_list(layers)
@@ -341,4 +376,4 @@ def capture(model: nn.Module, x: torch.Tensor, layers: Union[str, Sequence[str]]
 
 
 __all__ = ["capture", "Captured", "eval_mode", "forward_hooks", "preserve_state", "check_input", "check_count",
-           "check_generator", "model_lock", "model_dtype", "run_model", "unwrap", "layer_list"]
+           "check_generator", "progress_reporter", "model_lock", "model_dtype", "run_model", "unwrap", "layer_list"]

@@ -24,7 +24,7 @@ from torch import nn
 
 from . import targets as _targets
 from .attribution import _per_image, _repeat_target, baseline_for
-from .hooks import check_count, check_input, eval_mode, run_model, unwrap
+from .hooks import check_count, check_input, eval_mode, progress_reporter, run_model, unwrap
 
 
 def window_starts(size: int, window: int, stride: int) -> list[int]:
@@ -56,7 +56,7 @@ def _pair(name: str, value) -> tuple[int, int]:
 def occlusion(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
               window: Union[int, tuple[int, int]] = 32, stride: Union[int, tuple[int, int]] = 16,
               baseline: Union[str, float, torch.Tensor] = 0.0, *, batch_size: int = 32,
-              progress: Optional[Callable[[int, int], None]] = None) -> torch.Tensor:
+              progress: Union[bool, Callable[[int, int], None], None] = None) -> torch.Tensor:
     """Occlusion sensitivity map, shaped like ``x`` (the same value in every colour channel).
 
     ``window`` and ``stride`` are in pixels (one number, or ``(height, width)``). ``baseline`` is what
@@ -64,7 +64,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
     of a normalised model -- Zeiler & Fergus' grey square; ``"black"``, ``"blur"``, a number or a
     tensor as for ``integrated_gradients``. ``target``: as every vizlab method (None = the predicted
     class of each image, frozen on the clean image). Positive = covering it lowers the score.
-    ``progress(done, total)`` is called after every batch of occluded copies.
+    ``progress(done, total)`` is called after every batch of occluded copies (``True``: a progress bar).
 
     A small window on a large stride leaves a blocky map; a window much larger than the object
     never isolates it. The cost is ``1 + K`` forward passes per image, ``K`` windows
@@ -73,6 +73,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
     model = unwrap(model)
     x = check_input(x, model).detach()
     batch_size = check_count("batch_size", batch_size)
+    report = progress_reporter(progress, "occlusion")
     window, stride = _pair("window", window), _pair("stride", stride)
     N, _, H, W = x.shape
     if window[0] > H or window[1] > W:
@@ -95,8 +96,8 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: _targets.Target = None,
                 drop = (clean[n] - score).to(x.dtype)
                 total[n] += (drop.view(-1, 1, 1, 1) * m).sum(0)
                 done += len(m)
-                if progress is not None:
-                    progress(done, N * K)
+                if report is not None:
+                    report(done, N * K)
     return (total / coverage).expand_as(x).clone()
 
 
