@@ -308,3 +308,17 @@ def test_magnify_refuses_a_meaningless_scale():
         adv.magnify(d * float("nan"))
     assert torch.allclose(adv.magnify(d, 0.1), torch.tensor([[0.0, 0.5, 0.75]]))
     assert torch.allclose(adv.magnify(d), torch.tensor([[0.0, 0.5, 0.75]]))
+
+
+def test_random_sign_is_the_attack_control():
+    """The same draws as torch.randint(0, 2) * 2 - 1 from the generator (the chapters' control), on the input's
+    dtype and device; the global RNG untouched; FGSM's size exactly."""
+    p = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    state = torch.get_rng_state()
+    s = adv.random_sign(p, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), state)
+    expected = torch.randint(0, 2, p.shape, generator=torch.Generator().manual_seed(0)).double() * 2 - 1
+    assert torch.equal(s, expected) and s.dtype == torch.float64
+    assert set(s.unique().tolist()) == {-1.0, 1.0}
+    assert torch.equal(adv.random_sign(p), adv.random_sign(p, torch.Generator().manual_seed(0)))   # None: seed 0
+    assert 0.3 < float((s > 0).double().mean()) < 0.7

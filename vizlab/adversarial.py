@@ -54,7 +54,7 @@ Label = Union[None, int, str, Sequence[int], Sequence[str], torch.Tensor]
 NORMS = ("linf", "l2")
 
 __all__ = ["Normalized", "pixel_model", "pixels", "normalize", "fgsm", "pgd", "fooling_image", "Fooled",
-           "magnify", "NORMS"]
+           "random_sign", "magnify", "NORMS"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,6 +116,16 @@ def normalize(p: torch.Tensor, model: nn.Module) -> torch.Tensor:
     (e.g. to run ``vizlab.saliency`` on an adversarial image)."""
     _check_pixels(p)
     return pixel_model(model).normalize(p.detach())
+
+
+def random_sign(like: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """The control for an attack: +1 or -1 in every pixel, each with probability 1/2, shaped like ``like``
+    (its dtype and device). ``p + eps * random_sign(p)`` moves every pixel as far as FGSM's
+    ``p + eps * sign(gradient)`` does -- the same L-infinity and L2 size -- in directions that ignore the model,
+    so the difference in what the two do to the prediction is the gradient's doing (Goodfellow et al. 2015)."""
+    generator = check_generator(generator)                 # None: seed 0, never the global RNG
+    bits = torch.randint(0, 2, like.shape, generator=generator, device=generator.device)
+    return bits.to(device=like.device, dtype=like.dtype) * 2 - 1
 
 
 def magnify(delta: torch.Tensor, eps: Optional[float] = None) -> torch.Tensor:

@@ -128,9 +128,7 @@ class AdversarialExplorer(Explorer):
             if e == 0:
                 out = p
             elif method == "noise":
-                gen = torch.Generator().manual_seed(self.seed)
-                signs = torch.randint(0, 2, p.shape, generator=gen).to(p) * 2 - 1
-                out = (p + e * signs).clamp(0, 1)
+                out = (p + e * adv.random_sign(p, torch.Generator().manual_seed(self.seed))).clamp(0, 1)
             else:
                 attack = registry.function(method, METHODS[:-1], "attack")
                 out = attack(self.model, p, label, e, **({"steps": self.pgd_steps} if method == "pgd" else {}))
