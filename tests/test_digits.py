@@ -119,7 +119,7 @@ def test_init_weights_he_uniform_bounds():
 
 # ---- shipped checkpoints ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["digits_cnn", "digits_cnn_seed1"])
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_cnn_seed1", "digits_cnn_robust"])
 def test_shipped_checkpoint_is_small_and_accurate(name, split):
     file = D.WEIGHTS_DIR / D.CHECKPOINTS[name][0]
     assert file.stat().st_size <= 1024 * 1024
