@@ -47,7 +47,7 @@ from torch import nn
 
 from . import targets as _targets
 from .data import channel_stats
-from .hooks import check_count, check_generator, check_input, eval_mode, run_model
+from .hooks import check_count, check_generator, check_input, eval_mode, run_model, unwrap
 from .models import info
 
 Label = Union[None, int, str, Sequence[int], Sequence[str], torch.Tensor]
@@ -232,6 +232,7 @@ def _prepare(model: nn.Module, p: torch.Tensor, label: Label, target: Label, eps
     if not isinstance(model, nn.Module):
         raise TypeError(f"{name}: expected a torch.nn.Module as the model, got {type(model).__name__}"
                         + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+    model = unwrap(model)
     p = _check_pixels(p, model)
     eps = _budget(eps, name, "eps", upper=1.0 if norm == "linf" else math.inf)
     if label is not None and target is not None:
