@@ -33,6 +33,7 @@ MAP1 = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(1))
 NAN_MAP = MAP1.clone()
 NAN_MAP[0, 0, 0] = float("nan")
 NAN = float("nan")
+ITEM = {"name": "a", "x": X1, "target": 0, "label": "zero", "boxes": [[0, 0, 4, 4]]}
 SEEDS = "int seed used for every layer"      # randomize's generator: a Generator, an int or None
 
 
@@ -138,6 +139,19 @@ CASES = {
     "random map, generator=1": (lambda: ev.random_map(M, X1, generator=1), TypeError,
                                 "torch.Generator().manual_seed"),
     "method given as a number": (lambda: ev.explain(3, M, X1), TypeError, "method"),
+    # the leaderboard (issue 21): every bad argument fails before any method runs
+    "leaderboard, no methods": (lambda: ev.leaderboard(M, [ITEM], []), ValueError, "methods is empty"),
+    "leaderboard, typo'd method": (lambda: ev.leaderboard(M, [ITEM], ["gradcam"]), ValueError,
+                                   "Did you mean grad_cam"),
+    "leaderboard, a map for a method": (lambda: ev.leaderboard(M, [ITEM], [MAP1]), TypeError, "precomputed map"),
+    "leaderboard, item without boxes": (lambda: ev.leaderboard(M, [{"name": "a", "x": X1, "target": 0}], ["centre"]),
+                                        TypeError, "'boxes'"),
+    "leaderboard, sanity=-1": (lambda: ev.leaderboard(M, [ITEM], ["centre"], sanity=-1), ValueError,
+                               "number of items"),
+    "leaderboard, model by name": (lambda: ev.leaderboard("lite0", [ITEM], ["centre"]), TypeError,
+                                   "vizlab.load"),
+    "leaderboard, two methods of one name": (lambda: ev.leaderboard(M, [ITEM], ["centre", "centre"]), ValueError,
+                                             "share a name"),
 }
 
 

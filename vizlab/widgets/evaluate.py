@@ -11,8 +11,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import data, plot
+from .. import data, plot, targets
 from .. import evaluate as ev
+from ..evaluate.faithfulness import _step_pixels
+from ..evaluate.localisation import _masks
+from ..hooks import check_input
 from ._base import Explorer, image_widget, update_image
 
 __all__ = ["EvaluationExplorer"]
@@ -40,12 +43,12 @@ def _check_items(model: nn.Module, items) -> dict:
         name = it["name"]
         if name in out:
             raise ValueError(f"two items are called {name!r}; names pick the photo in the dropdown, make them unique")
-        x = ev.check_input(it["x"], model)
+        x = check_input(it["x"], model)
         if x.shape[0] != 1:
             raise ValueError(f"item {name!r}: x must be one image [1, C, H, W], got {tuple(x.shape)}")
         try:
-            ev._masks(it["boxes"], 1, tuple(x.shape[-2:]), 0, x.device)
-            ev._targets.resolve(it["target"], model)
+            _masks(it["boxes"], 1, tuple(x.shape[-2:]), 0, x.device)
+            targets.resolve(it["target"], model)
         except (TypeError, ValueError) as err:
             raise type(err)(f"item {name!r}: {err}") from None
         out[name] = it
@@ -70,7 +73,7 @@ class EvaluationExplorer(Explorer):
             ev.get_method(m)                       # a clear error for an unknown name
         self.methods = methods
         self.items = _check_items(model, items if items is not None else ev.annotated_inputs(model))
-        ev._step_pixels(step, 224 * 224)           # a bad step fails here, not at the first render
+        _step_pixels(step, 224 * 224)           # a bad step fails here, not at the first render
         self.step, self.width = step, width
         self._results: dict[tuple, dict] = {}
         self._pictures: dict[tuple, np.ndarray] = {}
