@@ -41,7 +41,7 @@ CASES = {
     "score_cam batch_size=0": (lambda: C.score_cam(M, X1, 0, "2", batch_size=0), ValueError, "at least 1"),
     "smooth_grad_cam_pp batch_size=-1": (lambda: C.smooth_grad_cam_pp(M, X1, 0, "2", batch_size=-1), ValueError,
                                          "batch_size"),
-    "smooth_grad_cam_pp n_samples=2.5": (lambda: C.smooth_grad_cam_pp(M, X1, 0, "2", n_samples=2.5), ValueError,
+    "smooth_grad_cam_pp samples=2.5": (lambda: C.smooth_grad_cam_pp(M, X1, 0, "2", samples=2.5), ValueError,
                                          "whole number"),
     "IG steps=0": (lambda: A.integrated_gradients(M, X1, 0, steps=0), ValueError, "steps"),
     "IG steps=2.5": (lambda: A.integrated_gradients(M, X1, 0, steps=2.5), ValueError, "whole number"),

@@ -217,7 +217,7 @@ def test_parity_torchcam_smooth_grad_cam_pp(lite0, chelsea_x):
             return extractor(class_idx=281)[0]
 
     def ours(std, n, seed):
-        return C.smooth_grad_cam_pp(lite0, chelsea_x, 281, n_samples=n, std=std, eps=1e-8,
+        return C.smooth_grad_cam_pp(lite0, chelsea_x, 281, samples=n, std=std, eps=1e-8,
                                     generator=torch.Generator().manual_seed(seed), upsample=False)
 
     # Negligible noise: the smoothing formula itself agrees exactly.
@@ -234,16 +234,16 @@ def test_smooth_grad_cam_pp_reproducible_and_reduces_to_grad_cam_pp(lite0):
     x = vz.preprocess(vz.sample_image("chelsea"), lite0, size=128)
     g = lambda s: torch.Generator().manual_seed(s)  # noqa: E731
     inner = "blocks.14"  # a layer with non-linear layers after it: its gradient depends on the input
-    a = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=4, generator=g(1), upsample=False)
-    b = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=4, generator=g(1), upsample=False, batch_size=3)
-    c = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=4, generator=g(2), upsample=False)
+    a = C.smooth_grad_cam_pp(lite0, x, 281, inner, samples=4, generator=g(1), upsample=False)
+    b = C.smooth_grad_cam_pp(lite0, x, 281, inner, samples=4, generator=g(1), upsample=False, batch_size=3)
+    c = C.smooth_grad_cam_pp(lite0, x, 281, inner, samples=4, generator=g(2), upsample=False)
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)                # chunking does not change the result
     assert not torch.allclose(a, c)                  # the generator is really used
-    zero_noise = C.smooth_grad_cam_pp(lite0, x, 281, inner, n_samples=2, std=0.0, upsample=False)
+    zero_noise = C.smooth_grad_cam_pp(lite0, x, 281, inner, samples=2, std=0.0, upsample=False)
     torch.testing.assert_close(zero_noise, C.grad_cam_pp(lite0, x, 281, inner, upsample=False), rtol=1e-4, atol=1e-4)
     # At the head, followed only by GAP + linear, dS/dA = W[c] / (h w) whatever the input:
     # averaging over noise cannot change anything, and Smooth Grad-CAM++ IS Grad-CAM++ there.
-    torch.testing.assert_close(C.smooth_grad_cam_pp(lite0, x, 281, n_samples=4, upsample=False),
+    torch.testing.assert_close(C.smooth_grad_cam_pp(lite0, x, 281, samples=4, upsample=False),
                                C.grad_cam_pp(lite0, x, 281, upsample=False), rtol=1e-4, atol=1e-4)
 
 
@@ -341,7 +341,7 @@ def test_hygiene_after_success(method):
     before = model_state(model)
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     out = C.get_method(method)(model, x, 3, "layer4" if method == "cam" else "layer1", **(
-        {"n_samples": 2} if method == "smooth_grad_cam_pp" else {}))
+        {"samples": 2} if method == "smooth_grad_cam_pp" else {}))
     assert torch.isfinite(out).all()
     assert_untouched(model, before)
 
@@ -384,8 +384,8 @@ def test_bad_inputs(lite0, chelsea_x):
         C.grad_cam(lite0, chelsea_x, layer="classifier")
     with pytest.raises(ValueError, match="callable"):
         C.cam(lite0, chelsea_x, lambda z: z[:, 0])
-    with pytest.raises(ValueError, match="n_samples"):
-        C.smooth_grad_cam_pp(lite0, chelsea_x, n_samples=0)
+    with pytest.raises(ValueError, match="samples"):
+        C.smooth_grad_cam_pp(lite0, chelsea_x, samples=0)
 
 
 def test_public_names():
@@ -492,7 +492,7 @@ def test_grad_cam_pp_without_overflow():
         C.grad_cam_pp(model, TINY_X, 1, "act", output_fn=lambda s: torch.exp(s / 0.01))
     with pytest.raises(ValueError, match="not finite"):
         C.grad_cam_pp(model, TINY_X, 1, "act", normalize=True, output_fn=lambda s: torch.exp(s / 1e-4))
-    noisy = C.smooth_grad_cam_pp(model, TINY_X, lambda z: 1e20 * z[:, 0], "act", n_samples=4, normalize=True)
+    noisy = C.smooth_grad_cam_pp(model, TINY_X, lambda z: 1e20 * z[:, 0], "act", samples=4, normalize=True)
     assert torch.isfinite(noisy).all()
 
 
@@ -502,9 +502,9 @@ def test_float64_models_keep_float64(method):
     model = small_cnn(3).double()
     x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     fn = C.get_method(method)
-    out = fn(model, x, 1, "relu2", **({"n_samples": 2} if method == "smooth_grad_cam_pp" else {}))
+    out = fn(model, x, 1, "relu2", **({"samples": 2} if method == "smooth_grad_cam_pp" else {}))
     assert out.dtype == torch.float64
-    ref = fn(small_cnn(3), x.float(), 1, "relu2", **({"n_samples": 2} if method == "smooth_grad_cam_pp" else {}))
+    ref = fn(small_cnn(3), x.float(), 1, "relu2", **({"samples": 2} if method == "smooth_grad_cam_pp" else {}))
     assert torch.allclose(out.float(), ref, rtol=1e-3, atol=1e-5)
 
 
@@ -532,3 +532,14 @@ def test_cam_calls_the_classifier_once():
     finally:
         handle.remove()
     assert len(calls) == 1
+
+
+def test_smooth_grad_cam_pp_samples_is_named_as_in_smoothgrad():
+    """Issue 21 item 3: one name per knob. n_samples (the old name) gives the same map, with a warning."""
+    model = small_cnn(3)
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    new = C.smooth_grad_cam_pp(model, x, 1, "relu1", samples=3)
+    with pytest.warns(DeprecationWarning, match="now called samples"):
+        old = C.smooth_grad_cam_pp(model, x, 1, "relu1", n_samples=3)
+    assert torch.equal(new, old)
+    assert not torch.equal(new, C.smooth_grad_cam_pp(model, x, 1, "relu1", samples=4))

@@ -43,7 +43,7 @@ SHAPE_ONLY = {
 VALUE_DEPENDENT = {
     "cam": lambda m, x: C.cam(m, x, 1, "2"),
     "score_cam": lambda m, x: C.score_cam(m, x, 1, "2"),
-    "smooth_grad_cam_pp": lambda m, x: C.smooth_grad_cam_pp(m, x, 1, "2", n_samples=2),
+    "smooth_grad_cam_pp": lambda m, x: C.smooth_grad_cam_pp(m, x, 1, "2", samples=2),
 }
 
 

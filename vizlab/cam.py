@@ -35,6 +35,7 @@ zeros stays all zeros, never NaN), ``fuse="mean"`` or ``"max"`` for several laye
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Union
 
@@ -320,10 +321,11 @@ def grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Target = Non
 
 
 def smooth_grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Target = None, layer: Layer = None,
-                       *, n_samples: int = 16, std: float = 0.3, generator: Optional[torch.Generator] = None,
-                       batch_size: int = 8, eps: float = 0.0, **options) -> torch.Tensor:
+                       *, samples: int = 16, std: float = 0.3, generator: Optional[torch.Generator] = None,
+                       batch_size: int = 8, eps: float = 0.0, n_samples: Optional[int] = None,
+                       **options) -> torch.Tensor:
     """Smooth Grad-CAM++ (Omeiza et al. 2019): Grad-CAM++ whose derivative terms are averaged
-    over ``n_samples`` noisy copies ``x + N(0, std^2)`` of the input (SmoothGrad's idea)::
+    over ``samples`` noisy copies ``x + N(0, std^2)`` of the input (SmoothGrad's idea)::
 
         alpha = mean(G^2) / (2 mean(G^2) + sum_ab A_ab mean(G^3)),   w_k = sum_ij alpha relu(mean(G))
 
@@ -332,8 +334,16 @@ def smooth_grad_cam_pp(model: nn.Module, x: torch.Tensor, target: _targets.Targe
     is in input units (0.3 is 15 % of the [-1, 1] range of EfficientNet-Lite's input, torchcam's
     default). The noise comes from ``generator`` (default: a new one seeded with 0), never from
     the global RNG, so a call is reproducible. Noisy copies run in chunks of ``batch_size``.
+
+    ``samples`` is named as in ``vizlab.smoothgrad`` (``n_samples``, the old name, still works with a
+    DeprecationWarning). ``std`` is *not* SmoothGrad's ``noise``: that one is a fraction of each image's
+    range, this one an absolute standard deviation in input units, as in the paper and torchcam.
     """
-    n_samples, batch_size = check_count("n_samples", n_samples), check_count("batch_size", batch_size)
+    if n_samples is not None:
+        warnings.warn("smooth_grad_cam_pp: n_samples is now called samples, as in vizlab.smoothgrad",
+                      DeprecationWarning, stacklevel=2)
+        samples = n_samples
+    n_samples, batch_size = check_count("samples", samples), check_count("batch_size", batch_size)
     if isinstance(std, bool) or not isinstance(std, (int, float)) or not math.isfinite(std) or std < 0:
         raise ValueError(f"std is the noise level in input units: a finite number >= 0, got {std!r}")
     gen = check_generator(generator)

@@ -105,7 +105,8 @@ class CamExplorer(Explorer):
             channels = capture(self.model, next(iter(self._photos.values())), [layer]).activations[layer].shape[1]
             return f"one masked forward pass per channel of {layer} (up to {channels}): this takes a while"
         if method == "smooth_grad_cam_pp":
-            n = self.method_options.get(method, {}).get("n_samples", "several")
+            options = self.method_options.get(method, {})
+            n = options.get("samples", options.get("n_samples", 16))
             return f"{n} noisy forward + backward passes"
         if method == "cam":
             return "one forward pass"
