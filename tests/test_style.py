@@ -408,3 +408,97 @@ def test_random_vgg19_without_its_classifier_has_the_same_convolutions_and_no_fc
     fc = sum(p.numel() for p in full.classifier.parameters())
     assert sum(p.numel() for p in convs.parameters()) == sum(p.numel() for p in full.parameters()) - fc
     assert fc > 100_000_000                                   # what leaving it out saves: 0.5 GB of float32
+
+
+# --------------------------------------------------------------------------------------------
+# The loop is render's: the same numbers as a plain, hand-written L-BFGS / Adam loop
+# --------------------------------------------------------------------------------------------
+
+def _by_hand(net, content, style, content_layer, style_layers, steps, optimizer):
+    """Gatys et al.'s loop written out with nothing from vizlab but the four losses' formulas: hooks collect
+    the features, ``f @ f^T / CHW`` is the Gram matrix (autograd's own backward), one L-BFGS iteration
+    (memory 20, lr 1) or one Adam step (lr 0.02) per step, the pixels clamped to [0, 1] after each."""
+    net = net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    mods = dict(net.named_modules())
+    MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def feats(x):
+        got = {}
+        handles = [mods[n].register_forward_hook(lambda m, i, o, n=n: (got.__setitem__(n, o), o.clone())[1])
+                   for n in set(style_layers + [content_layer])]
+        try:
+            net((x - MEAN) / STD)  # ImageNet's mean and std: what vizlab assumes for a plain module
+        finally:
+            for h in handles:
+                h.remove()
+        return got
+
+    def gram(f):
+        n, c, h, w = f.shape
+        f = f.reshape(n, c, h * w)
+        return f @ f.transpose(1, 2) / (c * h * w)
+    with torch.no_grad():
+        fs, fc = feats(style), feats(content)
+    targets = [gram(fs[n]) for n in style_layers]
+    P = fc[content_layer]
+    ws = [10.0 / float((a ** 2).sum()) for a in targets]
+    wc = 1.0 / float((P ** 2).sum())
+    x = content.clone().requires_grad_(True)
+    opt = (torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20) if optimizer == "lbfgs"
+           else torch.optim.Adam([x], lr=0.02))
+    losses = []
+
+    def closure():
+        f = feats(x)
+        loss = (wc * ((f[content_layer] - P) ** 2).sum()
+                + sum(w * ((gram(f[n]) - a) ** 2).sum() for w, n, a in zip(ws, style_layers, targets))
+                + 1e-3 * (((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum() + ((x[..., 1:] - x[..., :-1]) ** 2).sum()))
+        x.grad, = torch.autograd.grad(loss, [x])
+        return loss.detach()
+    for _ in range(steps):
+        if optimizer == "lbfgs":
+            losses.append(float(opt.step(closure)))
+        else:
+            losses.append(float(closure()))
+            opt.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    return x.detach(), losses
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_transfer_is_the_hand_written_loop(optimizer):
+    net = tiny_net()
+    c, s = photo(0), photo(1, 20)
+    img, hist = st.transfer(c, s, net, "4", ["2", "4"], steps=12, optimizer=optimizer, progress=False)
+    want, losses = _by_hand(tiny_net(), c, s, "4", ["2", "4"], 12, optimizer)
+    assert hist["loss"] == pytest.approx(losses, rel=1e-4)
+    assert torch.allclose(img, want, atol=1e-4)
+    assert float((img - c).abs().max()) > 1e-2  # the control: the image did move (so the comparison means something)
+
+
+def test_gram_gradient_is_autograds_generic_product_rule():
+    """The Gram matrix's hand-written backward ``(dG + dG^T) F`` equals autograd's rule for ``F @ F^T``."""
+    f = torch.randn(2, 5, 3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 5, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)  # not symmetric
+    mine, = torch.autograd.grad((st.gram_matrix(f) * w).sum(), f)
+    flat = f.reshape(2, 5, 12)
+    ref, = torch.autograd.grad(((flat @ flat.transpose(1, 2) / 60) * w).sum(), f)
+    assert torch.allclose(mine, ref, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda t: st.gram_matrix(t), (f,))
+    assert torch.autograd.gradgradcheck(lambda t: st.gram_matrix(t), (f,))
+
+
+def test_transfer_and_features_see_through_a_compiled_model():
+    """``torch.compile``'s wrapper is unwrapped (forward hooks added after compiling never fire in the compiled
+    code): the same features and the same transfer as on the module itself."""
+    net = tiny_net().eval()
+    compiled = torch.compile(net)
+    c, s = photo(0), photo(1)
+    assert torch.equal(st.features(compiled, c, ["2"])[0], st.features(net, c, ["2"])[0])
+    a = st.transfer(c, s, compiled, "4", ["2", "4"], steps=3, progress=False)
+    b = st.transfer(c, s, net, "4", ["2", "4"], steps=3, progress=False)
+    assert torch.equal(a[0], b[0]) and a[1] == b[1]

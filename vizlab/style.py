@@ -32,10 +32,11 @@ from torch import nn
 
 from . import models as _models
 from .data import SAMPLES, _resize_and_crop, load_image, sample_image
-from .hooks import check_count, check_generator, check_input, eval_mode, forward_hooks, preserve_state, run_model
+from .hooks import (check_count, check_generator, check_input, eval_mode, forward_hooks, preserve_state,
+                    run_model, unwrap)
 from .optvis import param as P
 from .optvis.objectives import Objective
-from .optvis.render import forward_objective, render
+from .optvis.render import ascend, make_optimizer
 
 __all__ = ["content_loss", "gram_matrix", "style_loss", "tv_loss", "softmax_activations", "activation_entropy",
            "features", "style_objective", "transfer", "random_vgg19", "judge_network", "JUDGE_LAYERS",
@@ -69,9 +70,26 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         got = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
         raise ValueError(f"gram_matrix takes features N x C x H x W (a convolutional layer's output), got {got}")
     n, c, h, w = features.shape
-    f = features.reshape(n, c, h * w)
-    gram = f @ f.transpose(1, 2)
+    gram = _Gram.apply(features.reshape(n, c, h * w))
     return gram / (c * h * w) if normalize else gram
+
+
+class _Gram(torch.autograd.Function):
+    """``G = F F^T`` for ``F``: ``N x C x M``, with the gradient of a symmetric product written out:
+    ``dL/dF = (dL/dG + dL/dG^T) F`` -- one matrix product, where autograd's generic rule for ``A @ B``
+    takes two (``dG B^T`` and ``A^T dG``) through transposed copies of ``F``. The same numbers up to
+    rounding, at about half the cost of the backward pass (the Gram matrices are most of what a style
+    step adds to the network's own forward and backward)."""
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(f)
+        return f @ f.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        f, = ctx.saved_tensors
+        return (grad + grad.transpose(1, 2)) @ f
 
 
 def style_loss(feats: Sequence[torch.Tensor], style_layers: Sequence[int], style_targets: Sequence[torch.Tensor],
@@ -124,7 +142,11 @@ def activation_entropy(features: torch.Tensor) -> torch.Tensor:
     return (h / math.log(p.shape[1])).to(features.dtype)
 
 
-_TRANSFORMS = {None: lambda f: f, "softmax": softmax_activations}
+def _identity_features(features: torch.Tensor) -> torch.Tensor:
+    return features
+
+
+_TRANSFORMS = {None: _identity_features, "softmax": softmax_activations}
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,10 +234,17 @@ def features(model: nn.Module, pixels: torch.Tensor, layers: Union[str, Sequence
     classifier head never runs). The model runs in eval mode for the call."""
     transform = _transform(activation_transform)
     names = _layer_names(layers)
-    _check_model(model)
+    model = _check_model(model)
     pixels = check_input(pixels, model)
     if pixels.shape[1] != 3:
         raise ValueError(f"pixels must be RGB images N x 3 x H x W in [0, 1], got {tuple(pixels.shape)}")
+    with eval_mode(model):
+        return [transform(f) for f in _features(model, pixels, names)]
+
+
+def _features(model: nn.Module, pixels: torch.Tensor, names: list) -> list:
+    """The outputs of the layers ``names`` for checked ``pixels``, the model already in eval mode:
+    one forward pass through ``hooks.run_model``, stopped after the last of them."""
     got: dict = {}
 
     def record(name):
@@ -228,7 +257,7 @@ def features(model: nn.Module, pixels: torch.Tensor, layers: Union[str, Sequence
                 raise _Stop
             return output.clone()  # a later in-place op (ResNet's ReLU) must not change what we stored
         return hook
-    with eval_mode(model), forward_hooks((_models.find_layer(model, n), record(n)) for n in dict.fromkeys(names)):
+    with forward_hooks((_models.find_layer(model, n), record(n)) for n in dict.fromkeys(names)):
         try:
             if names:
                 run_model(model, to_model_input(pixels, model))
@@ -238,7 +267,7 @@ def features(model: nn.Module, pixels: torch.Tensor, layers: Union[str, Sequence
     if missing:
         raise ValueError(f"layer(s) {missing} were not called in the forward pass; "
                          "pick layers that the model's forward actually uses")
-    return [transform(got[n]) for n in names]
+    return [got[n] for n in names]
 
 
 def _identity(x, generator):
@@ -309,16 +338,17 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
     CS231n sums.
     The targets (content features, style Gram matrices) are computed once, before the loop.
     ``optimizer="lbfgs"``: one L-BFGS iteration (one forward and backward) per step, as Gatys et al.;
-    ``"adam"`` (lr 0.02) runs through ``vizlab.optvis.render``. After each step the pixels are clamped
+    ``"adam"`` (lr 0.02); either runs ``vizlab.optvis.render``'s loop (``ascend``). After each step the pixels are clamped
     to [0, 1] (``optvis.param.pixels(valid="clip")``). ``init="content"`` starts from the content
     photo, ``"noise"`` from grey plus noise drawn from ``generator``.
     Returns ``(image, history)``: the image ``1 x 3 x H x W`` in [0, 1] and a dict of per-step
     lists ``"loss", "content", "style", "tv"`` (the losses before each step's update).
     The model is left exactly as found (flags, ``requires_grad``, weights, no ``.grad``, no hooks).
     """
+    model = _check_model(model)
     content = _check_pixels(content, "content", model)
     style = _check_pixels(style, "style", model)
-    _transform(activation_transform)
+    transform = _transform(activation_transform)
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
     if init not in ("content", "noise"):
@@ -341,13 +371,14 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
         raise ValueError("give a content_layer, style_layers or both")
     history: dict = {"loss": [], "content": [], "style": [], "tv": []}
     record: dict = {}
-    # gradients for the pixels whatever the caller's mode (torch.no_grad(), torch.inference_mode())
+    # gradients for the pixels whatever the caller's mode (torch.no_grad(), torch.inference_mode());
+    # the model in eval mode once for the whole call, its flags and requires_grad restored afterwards
     with preserve_state(model), eval_mode(model), torch.inference_mode(False), torch.enable_grad():
         for p in model.parameters():
             p.requires_grad_(False)  # gradients for the pixels only: cheaper, and no parameter .grad
         with torch.no_grad():  # the targets, once
-            style_targets = _grams(model, style, style_layers, activation_transform)
-            content_target = (features(model, content, [content_layer], activation_transform)[0]
+            style_targets = _grams(model, style, style_layers, transform)
+            content_target = (transform(_features(model, content, [content_layer])[0])
                               if content_layer is not None else None)
         if relative:
             style_weights = [w / _energy(a, f"the style image's Gram matrix at style layer {n!r}")
@@ -358,21 +389,18 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
         objective = style_objective(content_target, style_targets, content_layer, style_layers, content_weight,
                                     style_weights, tv_weight, activation_transform, record)
         image = _image_param(content, init, generator)
+        opt = make_optimizer(optimizer, image.parameters(), lr or (1.0 if optimizer == "lbfgs" else 0.02))
 
-        def log(i=None, param=None):
+        def log(i, param):
             for key in history:
                 history[key].append(record[key])
-        if optimizer == "adam":
-            out, _ = render(model, objective, param=image, transforms=[], steps=steps, optimizer="adam",
-                            lr=lr or 0.02, generator=generator, progress=progress, post_step=log)
-        else:
-            out = _lbfgs(model, objective, image, steps, lr or 1.0, progress, log)
+        out, _ = ascend(model, objective, image, opt, _identity, steps, generator, progress, log)
     return out.clamp(0, 1), history
 
 
-def _grams(model: nn.Module, pixels: torch.Tensor, layers: list, activation_transform: Optional[str]) -> list:
-    """The Gram matrix of each style layer's features; a layer without spatial features is refused."""
-    feats = features(model, pixels, layers, activation_transform)
+def _grams(model: nn.Module, pixels: torch.Tensor, layers: list, transform) -> list:
+    """The Gram matrix of each style layer's (transformed) features; a layer without spatial features is refused."""
+    feats = [transform(f) for f in _features(model, pixels, layers)]
     for name, f in zip(layers, feats):
         if f.ndim != 4:
             raise ValueError(f"style layer {name!r} outputs {tuple(f.shape)}, not features N x C x H x W; a Gram "
@@ -406,41 +434,12 @@ def _positive(value, name: str) -> float:
     return value
 
 
-def _lbfgs(model, objective, image, steps, lr, progress, log):
-    """L-BFGS needs a closure (it may re-evaluate the loss), which ``optvis.render`` does not take:
-    the same forward (``forward_objective``), with ``torch.optim.LBFGS`` doing one iteration per step."""
-    tensors = image.parameters()
-    opt = torch.optim.LBFGS(tensors, lr=lr, max_iter=1, history_size=20)
-
-    def closure():
-        loss = -forward_objective(model, objective, image(), _identity, None).sum()
-        grads = torch.autograd.grad(loss, tensors)
-        for t, g in zip(tensors, grads):
-            t.grad = g
-        return loss
-    try:
-        for _ in _progress(range(steps), progress, "style transfer"):
-            opt.step(closure)
-            image.project()
-            log()
-    finally:
-        for t in tensors:
-            t.grad = None
-    with torch.no_grad():
-        return image().detach()
-
-
-def _progress(it, enabled: bool, desc: str):
-    if not enabled:
-        return it
-    from tqdm.auto import tqdm
-    return tqdm(it, desc=desc, leave=False)
-
-
-def _check_model(model) -> None:
+def _check_model(model) -> nn.Module:
+    """The module to work on: a ``torch.compile``d model's original module (``hooks.unwrap``)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module as the model, got {type(model).__name__}"
                         + ("; load it first: vizlab.load(name)" if isinstance(model, str) else ""))
+    return unwrap(model)
 
 
 def _check_pixels(x: torch.Tensor, what: str, model: nn.Module) -> torch.Tensor:
@@ -481,12 +480,13 @@ def style_distance(image: torch.Tensor, style: torch.Tensor, model: nn.Module,
     (Gram matrices of ``model``'s features; ``image`` and ``style`` one image each, pixels
     ``1 x 3 x H x W`` in [0, 1], as for ``transfer``). Use a network or layers the optimiser did not
     see, so that the judge cannot be gamed by the loss it judges."""
+    model = _check_model(model)
     image = _check_pixels(image, "image", model)
     style = _check_pixels(style, "style", model)
     layers = _layer_names(layers, "layers", allow_empty=False)
     with eval_mode(model), torch.no_grad():
-        ga = _grams(model, image, layers, None)
-        gb = _grams(model, style, layers, None)
+        ga = _grams(model, image, layers, _identity_features)
+        gb = _grams(model, style, layers, _identity_features)
     for name, b in zip(layers, gb):
         _energy(b, f"the style image's Gram matrix at layer {name!r}", "the distance relative to it is undefined", "")
     ratios = [float((a - b).norm() / b.norm().clamp_min(1e-30)) for a, b in zip(ga, gb)]

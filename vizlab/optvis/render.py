@@ -69,6 +69,11 @@ class NormalizedAscent(torch.optim.Optimizer):
 Optimizer = Union[str, Callable[[list], torch.optim.Optimizer]]
 
 
+def _lbfgs(params: list, lr: float) -> torch.optim.LBFGS:
+    """L-BFGS with one iteration (one forward and backward) per ``step(closure)`` and a memory of 20 steps."""
+    return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=20)
+
+
 def _check_lr(lr) -> float:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr (the step size) must be a finite number > 0, e.g. 0.05, got {lr!r}; render always "
@@ -77,14 +82,16 @@ def _check_lr(lr) -> float:
 
 
 def make_optimizer(optimizer: Optimizer, params: list, lr: float) -> torch.optim.Optimizer:
-    """``"adam"``, ``"sgd"``, ``"normalized"`` (L2-normalised ascent) or a factory ``lambda params: ...``."""
+    """``"adam"``, ``"sgd"``, ``"normalized"`` (L2-normalised ascent), ``"lbfgs"`` (one L-BFGS iteration per
+    step, the last 20 steps remembered: Gatys et al.'s choice for style transfer; ``lr=1`` is its usual
+    step) or a factory ``lambda params: ...``."""
     if callable(optimizer):
         opt = optimizer(params)
         if not isinstance(opt, torch.optim.Optimizer):
             raise TypeError(f"the optimizer factory returned {type(opt).__name__}; it must return a "
                             "torch.optim.Optimizer, e.g. lambda params: torch.optim.SGD(params, lr=0.1)")
         return opt
-    choices = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "normalized": NormalizedAscent}
+    choices = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "normalized": NormalizedAscent, "lbfgs": _lbfgs}
     if not isinstance(optimizer, str) or optimizer not in choices:
         raise ValueError(f"optimizer must be one of {list(choices)} or a function params -> torch.optim "
                          f"optimizer, got {optimizer!r}")
@@ -230,8 +237,10 @@ def render(model: nn.Module, objective, param: Optional[P.ImageParam] = None, tr
       first convolution takes one channel, and cast to the model's dtype.
     * ``transforms``: a list of transforms (default ``transforms.standard()``), a callable
       ``t(x, generator)``, or ``[]`` for none.
-    * ``optimizer``: ``"adam"`` | ``"sgd"`` | ``"normalized"`` | ``lambda params: torch.optim.X(params, ...)``
-      (``lr`` > 0 is used by the names only). The score is always maximised.
+    * ``optimizer``: ``"adam"`` | ``"sgd"`` | ``"normalized"`` | ``"lbfgs"`` |
+      ``lambda params: torch.optim.X(params, ...)`` (``lr`` > 0 is used by the names only). An optimiser
+      that re-evaluates the objective (``torch.optim.LBFGS``) gets a closure, as PyTorch's
+      ``step(closure)`` asks. The score is always maximised.
     * ``generator``: the only source of randomness (the initial noise when ``param`` is None, the
       transforms' draws); None means ``torch.Generator().manual_seed(0)``.
     * ``post_step(i, param)``: called after step ``i`` under ``no_grad`` (e.g. blur every k steps).
@@ -249,36 +258,68 @@ def render(model: nn.Module, objective, param: Optional[P.ImageParam] = None, tr
         raise TypeError(f"post_step must be a function (i, param) -> None, got {type(post_step).__name__}")
     generator = _hooks.check_generator(generator)
     transform = _as_transform(transforms)
-    from tqdm.auto import tqdm
     with torch.inference_mode(False), torch.enable_grad():   # gradients whatever the caller's grad mode
         if param is None:
             param = P.image(128, generator=generator)
-        tensors = _check_param(param)
-        opt = make_optimizer(optimizer, tensors, lr)
-        history = []
-        n = param.shape[0]
-        alive = torch.zeros(n, dtype=torch.bool)
+        _check_param(param)
+        opt = make_optimizer(optimizer, param.parameters(), lr)
         with _hooks.eval_mode(model):
-            try:
-                for i in tqdm(range(steps), disable=not progress, desc=objective.name[:40], leave=False):
-                    scores = forward_objective(model, objective, param(), transform, generator, check=i == 0)
-                    _check_step(scores, objective, i)
-                    grads = torch.autograd.grad(scores.sum(), tensors, allow_unused=True)
-                    if any(g is not None and not torch.isfinite(g).all() for g in grads):
-                        raise ValueError(f"the gradient of {objective.name} is NaN or infinite at step {i}; "
-                                         "check the objective's weights and the image parameterisation")
-                    alive |= _per_image(grads, n)
-                    for t, g in zip(tensors, grads):
-                        t.grad = None if g is None else -g  # optimisers minimise: step along -(-g)
+            return ascend(model, objective, param, opt, transform, steps, generator, progress, post_step)
+
+
+def ascend(model: nn.Module, objective: obj.Objective, param: P.ImageParam, opt: torch.optim.Optimizer,
+           transform: Callable, steps: int, generator: Optional[torch.Generator], progress: bool = False,
+           post_step: Optional[Callable[[int, P.ImageParam], None]] = None):
+    """``render``'s loop, for callers that have already checked the arguments and hold the model in
+    eval mode (as ``render`` and ``vizlab.style.transfer`` do). Each step evaluates::
+
+        closure():  score = objective(model(transform(param())));  p.grad = -d score.sum() / d p
+
+    and then ``opt.step()`` -- or ``opt.step(closure)`` for an optimiser that re-evaluates the
+    objective itself (L-BFGS: Liu & Nocedal 1989; one closure call per step with ``max_iter=1``).
+    ``history[i]`` is the score of the step's first evaluation, before its update. Returns
+    ``(images, history)`` as ``render``."""
+    tensors = param.parameters()
+    n = param.shape[0]
+    alive = torch.zeros(n, dtype=torch.bool)
+    history: list = []
+    step: dict = {"i": 0, "scores": None}
+
+    def closure() -> torch.Tensor:
+        i = step["i"]
+        scores = forward_objective(model, objective, param(), transform, generator,
+                                   check=i == 0 and step["scores"] is None)
+        _check_step(scores, objective, i)
+        grads = torch.autograd.grad(scores.sum(), tensors, allow_unused=True)
+        if any(g is not None and not torch.isfinite(g).all() for g in grads):
+            raise ValueError(f"the gradient of {objective.name} is NaN or infinite at step {i}; "
+                             "check the objective's weights and the image parameterisation")
+        alive.logical_or_(_per_image(grads, n))
+        for t, g in zip(tensors, grads):
+            t.grad = None if g is None else -g  # optimisers minimise: step along -(-g)
+        if step["scores"] is None:
+            step["scores"] = scores.detach()
+        return -scores.detach().sum()
+
+    needs_closure = isinstance(opt, torch.optim.LBFGS)
+    from tqdm.auto import tqdm
+    with torch.inference_mode(False), torch.enable_grad():
+        try:
+            for i in tqdm(range(steps), disable=not progress, desc=objective.name[:40], leave=False):
+                step.update(i=i, scores=None)
+                if needs_closure:
+                    opt.step(closure)
+                else:
+                    closure()
                     opt.step()
-                    with torch.no_grad():
-                        param.project()
-                        if post_step is not None:
-                            post_step(i, param)
-                    history.append(scores.detach())
-            finally:
-                for t in tensors:
-                    t.grad = None
+                with torch.no_grad():
+                    param.project()
+                    if post_step is not None:
+                        post_step(i, param)
+                history.append(step["scores"])
+        finally:
+            for t in tensors:
+                t.grad = None
         with torch.no_grad():
             images = param().detach()
     if steps:
@@ -349,5 +390,5 @@ def invert(model: nn.Module, x: torch.Tensor, layer: str, *, steps: int = 200, l
                       generator=generator, progress=progress)
 
 
-__all__ = ["render", "invert", "score", "forward_objective", "model_input", "make_optimizer", "NormalizedAscent",
+__all__ = ["render", "ascend", "invert", "score", "forward_objective", "model_input", "make_optimizer", "NormalizedAscent",
            "ZeroGradientWarning"]
