@@ -558,7 +558,7 @@ def report(w: dict) -> None:
         print(f"peak memory per student: {rss:.2f} GB RSS ({uss:.2f} GB USS: not shared with other students); "
               f"the students took at most {w['machine'] / GB:.2f} GB of the machine's available memory "
               f"(other programs included); their processes together at most {w['pss'] / GB:.2f} GB (sum of PSS: "
-              f"{w['pss'] / GB / w['n']:.2f} GB per student); "
+              f"{w['pss'] / GB / len(ok):.2f} GB per student who ran); "
               f"hub + proxy + services {w['hub_rss'] / GB:.2f} GB RSS")
     if w["t_grade"] is not None:
         print(f"instructor: collect {w['t_collect']:.1f} s, autograde {w['t_grade']:.1f} s for {len(ok)} submissions")
@@ -600,7 +600,8 @@ def summary(waves: list[dict], chapter: str) -> None:
         else:
             timing = "- | - | -"
         grading = (f"{w['t_collect']:.1f} + {w['t_grade']:.1f}" if w["t_grade"] is not None else "-")
-        print(f"| {chapter} | {w['n']} | {timing} | {w['pss'] / GB:.2f} ({w['pss'] / GB / w['n']:.2f}) | {grading} "
+        per = f"{w['pss'] / GB / len(ok):.2f}" if ok else "-"           # the failed ones barely started
+        print(f"| {chapter} | {w['n']} | {timing} | {w['pss'] / GB:.2f} ({per}) | {grading} "
               f"| {len(w['failures'])} |")
 
 
