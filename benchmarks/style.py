@@ -7,7 +7,14 @@ forward stopped after the deepest one; gradient w.r.t. the pixels only): a step 
 the Gram matrices, the losses and the L-BFGS update, and should cost little more (target <= 1.15x).
 The pitfall row recomputes the targets inside the loop, as naive code does (two more forwards per
 step). The last rows time the chapter's default Lite0 transfer end to end. CPU time per call,
-medians of interleaved repeats.
+medians of interleaved repeats. "One step" is one call of the library's loop
+(``vizlab.optvis.render.ascend`` with L-BFGS, exactly what ``style.transfer`` runs), checks included.
+
+What a step adds beyond the floor is mostly the Gram matrices: ``G = F F^T`` and its backward
+``(dG + dG^T) F`` cost ``2 C^2 HW`` multiply-adds per style layer. On VGG-19 that is a few per cent of the
+network; on Lite0 the expansion layers are wide (96-480 channels) while the depthwise-separable network
+itself is cheap, so the Gram matrices alone cost about half of its forward + backward -- the ratio there
+is set by the loss, not by overhead.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from vizlab import style as st
 from vizlab.hooks import eval_mode, preserve_state
 from vizlab.optvis import param as P
 from vizlab.optvis.objectives import Objective
-from vizlab.optvis.render import forward_objective
+from vizlab.optvis.render import ascend, forward_objective, make_optimizer
 
 
 def cpu(fn) -> float:
@@ -51,19 +58,11 @@ def bench(name, model, size, repeats, transform=None):
             p.requires_grad_(False)
         c, s, objective, floor_obj, style_layers, content_layer = setup(model, size, transform)
         image = P.pixels(size, init=c, valid="clip")
-        opt = torch.optim.LBFGS(image.parameters(), lr=1.0, max_iter=1, history_size=20)
+        opt = make_optimizer("lbfgs", image.parameters(), 1.0)   # what transfer uses
         ident = lambda x, g: x  # noqa: E731
 
-        def closure():
-            loss = -forward_objective(model, objective, image(), ident, None).sum()
-            grads = torch.autograd.grad(loss, image.parameters())
-            for t, g in zip(image.parameters(), grads):
-                t.grad = g
-            return loss
-
-        def step():
-            opt.step(closure)
-            image.project()
+        def step():  # one step of the library's own loop (render's, which transfer runs), checks included
+            ascend(model, objective, image, opt, ident, 1, None)
 
         def floor():
             x = c.clone().requires_grad_(True)
