@@ -16,7 +16,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 EXTRAS_STAMP  := $(VENV)/.extras-stamp
-# The versions the tests ran with (pip freeze of a [dev,present,browser] venv). make test and CI install with them;
+# The versions the tests ran with (pip freeze of a [dev,present,browser,hub] venv). make test and CI install with them;
 # make lab and `pip install -e .` (students) stay unpinned. Refresh: make pins.
 PINS := tests/constraints.txt
 # nbval compares text outputs after these substitutions: a number printed as "≈0.69" is approximate (a long
@@ -60,7 +60,7 @@ portable: $(STAMP)
 pins:
 	rm -rf build/pins-venv && $(PYTHON) -m venv build/pins-venv
 	build/pins-venv/bin/python -m pip install --quiet --upgrade pip
-	build/pins-venv/bin/python -m pip install --quiet -e ".[dev,present,browser]"
+	build/pins-venv/bin/python -m pip install --quiet -e ".[dev,present,browser,hub]"
 	build/pins-venv/bin/python -m pip install --quiet --no-deps torch-lucent torchattacks==3.5.1
 	{ echo "# pip constraints: the versions make test and CI install (written by make pins on $$(date +%F))"; \
 	  build/pins-venv/bin/python -m pip freeze --exclude-editable | grep -v -i '^vizlab'; } > $(PINS)
@@ -91,14 +91,22 @@ present: $(EXTRAS_STAMP)
 	$(BIN)/python course/lecture.py $(CHAPTER) --out build/lecture
 	$(BIN)/voila build/lecture/$$(basename $$(ls notebooks/$(CHAPTER)_*.ipynb | head -n 1))
 
+# The local JupyterHub (make hub, and the browser test's walk through it): its extra and the proxy from npm.
+HUB_STAMP := $(VENV)/.hub-stamp
+CHP := build/hub/node_modules/.bin/configurable-http-proxy
+
 # Debian's chromium when no browser is installed (apt-get as root, or through passwordless sudo),
-# then tests/browser/run.py (under CI=true a browser still missing is a failure, not a skip).
+# then tests/browser/run.py (under CI=true a browser still missing is a failure, not a skip), then
+# tests/browser/hub.py: one chapter through the local JupyterHub as a student (login, spawn, fetch, Run All,
+# an explorer control); it skips without npm, except under CI=true.
 SUDO = $(if $(filter 0,$(shell id -u)),,$(shell sudo -n true >/dev/null 2>&1 && echo sudo -n))
-browser: $(STAMP) $(EXTRAS_STAMP)
+browser: $(STAMP) $(EXTRAS_STAMP) $(HUB_STAMP)
 	@if [ -z "$$CHROMIUM" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && \
 	    { [ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ]; }; then \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CHP); fi
 	$(BIN)/python tests/browser/run.py $(BROWSER_ARGS)
+	$(BIN)/python tests/browser/hub.py $(HUB_BROWSER_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
@@ -123,8 +131,6 @@ clean:
 	rm -rf $(VENV)
 
 # The hub's Python side in the project's venv; the proxy from the npm registry into build/hub (never global).
-HUB_STAMP := $(VENV)/.hub-stamp
-CHP := build/hub/node_modules/.bin/configurable-http-proxy
 $(HUB_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -89,7 +89,9 @@ c.Spawner.start_timeout = 120                        # a loaded 2-core machine s
 c.Spawner.http_timeout = 120
 c.LocalProcessSpawner.interrupt_timeout = 10         # SIGINT, then SIGTERM, then SIGKILL when a server is stopped
 c.LocalProcessSpawner.term_timeout = 10
-c.Spawner.args = []
+# A kernel must answer its first message within this many seconds or Jupyter Server closes its connection (default
+# 60). With 16-20 students pressing Run All together on 2 cores, 1-2 kernels took longer (benchmarks/hub_load.py).
+c.Spawner.args = ["--MappingKernelManager.kernel_info_timeout=180"]
 if os.getuid() == 0:                                 # containers and CI run as root; Jupyter refuses root otherwise
     c.Spawner.args.append("--allow-root")
 if os.environ.get("VIZLAB_HUB_BROWSER_TEST"):        # benchmarks/hub_load.py --browser: the page watches the kernel
