@@ -23,7 +23,7 @@ Split four ways, as in Lucid/Lucent (Olah et al., "Feature Visualization", Disti
 * ``transforms`` -- ``pad``, ``jitter``, ``random_scale``, ``random_rotate``, ``blur``, ``compose``,
   ``standard()``; each ``t(x, generator)``, differentiable, random only through ``generator``
   (None: a seed-0 generator).
-* ``render(model, objective, param=, transforms=, steps=, optimizer="adam"|"sgd"|"normalized"|factory,
+* ``render(model, objective, param=, transforms=, steps=, optimizer="adam"|"sgd"|"normalized"|"lbfgs"|factory,
   lr=, generator=, progress=True, post_step=None) -> (images, history)``: images ``N x 3 x H x W``
   in [0, 1] (the model's normalisation is applied inside), history ``[steps, N]`` (scores before
   each step). Maximises. The model is left exactly as found (eval mode for the call; no hooks,
