@@ -209,6 +209,11 @@ def test_progress_has_one_meaning():
         call(lambda done, total: seen.append((done, total)))
         assert seen and seen[-1][0] == seen[-1][1]           # rises to the total
         assert torch.equal(call(True), call(None))           # a bar changes nothing else
+    from vizlab import optvis
+    seen.clear()
+    optvis.render(net, optvis.objectives.channel("0", 1), param=optvis.param.pixels(8), transforms=[], steps=3,
+                  progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]                   # render (and style.transfer, through it): per step
 
 
 def test_capture_takes_target_by_keyword():

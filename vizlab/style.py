@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -322,7 +322,8 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
              style_weights: Union[float, Sequence[float]] = 10.0, tv_weight: float = 1e-3, steps: int = 100, *,
              content_weight: float = 1.0, relative: bool = True, optimizer: str = "lbfgs",
              lr: Optional[float] = None, init: str = "content", activation_transform: Optional[str] = None,
-             generator: Optional[torch.Generator] = None, progress: bool = True):
+             generator: Optional[torch.Generator] = None,
+             progress: Union[bool, Callable[[int, int], None]] = True):
     """Gatys et al.'s style transfer: minimise over the pixels ``x`` (in [0, 1])
 
         content_loss(content_weight, F(x), F(content)) + style_loss(...) + tv_loss(x, tv_weight)

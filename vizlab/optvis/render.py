@@ -229,7 +229,8 @@ def _warn_dead(alive: torch.Tensor, objective: obj.Objective, steps: int) -> Non
 
 def render(model: nn.Module, objective, param: Optional[P.ImageParam] = None, transforms=None, steps: int = 128,
            optimizer: Optimizer = "adam", lr: float = 0.05, generator: Optional[torch.Generator] = None,
-           progress: bool = True, post_step: Optional[Callable[[int, P.ImageParam], None]] = None):
+           progress: Union[bool, Callable[[int, int], None]] = True,
+           post_step: Optional[Callable[[int, P.ImageParam], None]] = None):
     """Optimise ``param``'s image to maximise ``objective`` on ``model``; return ``(images, history)``.
 
     * ``param``: an ``ImageParam`` (default ``param.image(128)``: FFT, decorrelated colour, sigmoid).
@@ -268,7 +269,8 @@ def render(model: nn.Module, objective, param: Optional[P.ImageParam] = None, tr
 
 
 def ascend(model: nn.Module, objective: obj.Objective, param: P.ImageParam, opt: torch.optim.Optimizer,
-           transform: Callable, steps: int, generator: Optional[torch.Generator], progress: bool = False,
+           transform: Callable, steps: int, generator: Optional[torch.Generator],
+           progress: Union[bool, Callable[[int, int], None]] = False,
            post_step: Optional[Callable[[int, P.ImageParam], None]] = None):
     """``render``'s loop, for callers that have already checked the arguments and hold the model in
     eval mode (as ``render`` and ``vizlab.style.transfer`` do). Each step evaluates::
@@ -302,10 +304,10 @@ def ascend(model: nn.Module, objective: obj.Objective, param: P.ImageParam, opt:
         return -scores.detach().sum()
 
     needs_closure = isinstance(opt, torch.optim.LBFGS)
-    from tqdm.auto import tqdm
+    report = _hooks.progress_reporter(progress, objective.name)
     with torch.inference_mode(False), torch.enable_grad():
         try:
-            for i in tqdm(range(steps), disable=not progress, desc=objective.name[:40], leave=False):
+            for i in range(steps):
                 step.update(i=i, scores=None)
                 if needs_closure:
                     opt.step(closure)
@@ -317,6 +319,8 @@ def ascend(model: nn.Module, objective: obj.Objective, param: P.ImageParam, opt:
                     if post_step is not None:
                         post_step(i, param)
                 history.append(step["scores"])
+                if report is not None:
+                    report(i + 1, steps)
         finally:
             for t in tensors:
                 t.grad = None
@@ -358,7 +362,8 @@ def _weight(name: str, value) -> float:
 
 def invert(model: nn.Module, x: torch.Tensor, layer: str, *, steps: int = 200, lr: float = 0.05,
            tv_weight: float = 0.05, l2_weight: float = 0.0, param: Optional[P.ImageParam] = None,
-           transforms: Sequence = (), generator: Optional[torch.Generator] = None, progress: bool = True):
+           transforms: Sequence = (), generator: Optional[torch.Generator] = None,
+           progress: Union[bool, Callable[[int, int], None]] = True):
     """Feature inversion: find an image whose ``layer`` features match those of ``x``.
 
     ``x`` is a model input (``vz.preprocess(photo, model)``, normalised). Starting from noise, maximise::
