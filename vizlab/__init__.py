@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
 _SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli",
                "exercises", "optvis", "digits", "shortcut", "adversarial", "evaluate", "style", "embed",
-               "lookup", "perturbation", "methods"]
+               "lookup", "perturbation", "methods", "exemplars"]
 # Every explanation method and attack: vz.<name> (vizlab.methods is the one list; vz.cam stays the module).
 _LAZY = {m.name: m.module for m in methods.REGISTRY.values() if m.exported}
 # The other functions offered at the top level, by the submodule that provides them.
@@ -35,6 +35,7 @@ _LAZY_FUNCTIONS = {
     "attribution": ["neuron_gradient", "smoothgrad"],
     "adversarial": ["fooling_image"],
     "evaluate": ["deletion", "insertion", "pointing_game", "energy_pointing_game", "sanity_check"],
+    "exemplars": ["dataset_examples"],
 }
 _LAZY.update({name: module for module, names in _LAZY_FUNCTIONS.items() for name in names})
 
