@@ -54,6 +54,18 @@ def write_csv(rows: list[dict], path: Path) -> None:
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
+def _merge(rows: list[dict], methods: list[str], path: Path) -> tuple[list[dict], list[str]]:
+    """The new rows in place of the same methods' rows of the table at ``path``, the others kept as they
+    are; items in the table's order, methods in ``vizlab.evaluate``'s order (METHODS, then BASELINES)."""
+    old = [{k: (v if k in ("item", "method") or v == "" else float(v)) for k, v in r.items()}
+           for r in csv.DictReader(open(path))]
+    kept = [r for r in old if r["method"] not in methods]
+    order = [m for m in list(ev.METHODS) + list(ev.BASELINES)]
+    items = list(dict.fromkeys(r["item"] for r in old + rows))
+    merged = sorted(kept + rows, key=lambda r: (items.index(r["item"]), order.index(r["method"])))
+    return merged, [m for m in order if any(r["method"] == m for r in merged)]
+
+
 def markdown(table: list[dict], n: int, args) -> str:
     lines = [f"# Leaderboard: {n} annotated items (photos and canvas objects), EfficientNet-Lite0", "",
              f"Made by `data/make_leaderboard.py --step {args.step} --sanity {args.sanity} --slow {args.slow} "
@@ -61,7 +73,8 @@ def markdown(table: list[dict], n: int, args) -> str:
              "better; insertion AUC, pointing game, energy pointing game, sanity sensitivity: higher is better. "
              f"Sensitivity over the first {args.sanity} photos (not for Score-CAM); Score-CAM only on the first "
              f"{args.slow} photos; occlusion with window 32 and stride 16; s / map: median CPU seconds per map "
-             "(one thread).", "",
+             "(one thread)." + (f" Rows of {', '.join(args.methods.split(','))} added to the previous table with "
+                                "`--keep` (the other rows as that run measured them)." if args.keep else ""), "",
              "| method | deletion AUC ↓ | insertion AUC ↑ | pointing game ↑ | energy pointing ↑ | sanity sensitivity ↑ | s / map |",
              "|---|---|---|---|---|---|---|"]
     for r in table:
@@ -78,6 +91,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--workers", type=int, default=2, help="processes (1: in this process)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N items (for a quick try)")
     parser.add_argument("--methods", default="", help="comma-separated names (default: every method and baseline)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the other methods' rows of the existing table (add or re-measure --methods only)")
     parser.add_argument("--out", type=Path, default=ASSETS / "leaderboard")
     args = parser.parse_args(argv)
     methods = args.methods.split(",") if args.methods else list(ev.METHODS) + list(ev.BASELINES)
@@ -94,6 +109,8 @@ def main(argv=None) -> list[dict]:
             parts = pool.map(_measure, jobs, chunksize=1)
     rows = [r for part in parts for r in part]
     wall = time.time() - t0
+    if args.keep:
+        rows, methods = _merge(rows, methods, args.out.with_suffix(".csv"))
     write_csv(rows, args.out.with_suffix(".csv"))
     scored = [m for m in methods if any(r["method"] == m for r in rows)]    # Score-CAM may have no item
     text = markdown(ev.summary(rows, scored), n, args)
