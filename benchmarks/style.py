@@ -100,7 +100,7 @@ def main():
     bench("random VGG-19", vgg, args.size, args.repeats)
     c, s = st.pixels("chelsea", args.size), st.pixels("coffee", args.size)
     holder = {}
-    t = cpu(lambda: holder.update(out=st.transfer(c, s, lite0, steps=args.steps, progress=False)))
+    t = cpu(lambda: holder.update(out=st.transfer(lite0, c, s, steps=args.steps, progress=False)))
     hist = holder["out"][1]
     print(f"\nLite0 default transfer at {args.size} px, {args.steps} L-BFGS steps: {t:.1f} s CPU "
           f"(style loss {hist['style'][0]:.3g} -> {hist['style'][-1]:.3g}, "

@@ -56,10 +56,10 @@ def grid(nets: dict) -> dict:
         for sw in STYLE_WEIGHTS:
             for tv in TV_WEIGHTS:
                 t = time.process_time()
-                img, hist = st.transfer(c, s, nets[net], style_weights=sw, tv_weight=tv, steps=50,
+                img, hist = st.transfer(nets[net], c, s, style_weights=sw, tv_weight=tv, steps=50,
                                         activation_transform=transform, progress=False)
                 images.append(to_uint8(img))
-                dist.append(st.style_distance(img, s, judge, JUDGE_LAYERS))
+                dist.append(st.style_distance(judge, img, s, JUDGE_LAYERS))
                 sim.append(ssim(img, c))
                 drop.append(1 - hist["style"][-1] / hist["style"][0])
                 print(f"grid {name:14s} style {sw:5g} tv {tv:5g}: judge {dist[-1]:.3f} SSIM {sim[-1]:.3f} "
@@ -69,7 +69,7 @@ def grid(nets: dict) -> dict:
                 ssim=np.reshape(sim, shape), style_drop=np.reshape(drop, shape),
                 networks=np.array(list(NETWORKS)), style_weights=np.array(STYLE_WEIGHTS),
                 tv_weights=np.array(TV_WEIGHTS),
-                judge_content=st.style_distance(c, s, judge, JUDGE_LAYERS), ssim_style=ssim(s, c))
+                judge_content=st.style_distance(judge, c, s, JUDGE_LAYERS), ssim_style=ssim(s, c))
 
 
 def depth(nets: dict) -> dict:
@@ -78,11 +78,11 @@ def depth(nets: dict) -> dict:
     styles, contents = [], []
     for k, layer in enumerate(DEPTH_LAYERS):
         g = torch.Generator().manual_seed(k)
-        img, _ = st.transfer(c, s, lite0, None, DEPTH_LAYERS[:k + 1], style_weights=1.0, tv_weight=0.0,
+        img, _ = st.transfer(lite0, c, s, None, DEPTH_LAYERS[:k + 1], style_weights=1.0, tv_weight=0.0,
                              steps=60, init="noise", generator=g, progress=False)
         styles.append(to_uint8(img))
         g = torch.Generator().manual_seed(k)
-        img, _ = st.transfer(c, s, lite0, layer, [], tv_weight=0.0, steps=60, init="noise", generator=g,
+        img, _ = st.transfer(lite0, c, s, layer, [], tv_weight=0.0, steps=60, init="noise", generator=g,
                              progress=False)
         contents.append(to_uint8(img))
         print(f"depth {layer}", flush=True)
@@ -94,7 +94,7 @@ def cue(nets: dict) -> dict:
     images = []
     for shape, texture in pairs:
         t = time.process_time()
-        img, _ = st.transfer(st.pixels(shape, 96), st.pixels(texture, 96), nets["vgg"], style_weights=10.0,
+        img, _ = st.transfer(nets["vgg"], st.pixels(shape, 96), st.pixels(texture, 96), style_weights=10.0,
                              tv_weight=1e-3, steps=40, progress=False)
         images.append(to_uint8(img))
         print(f"cue {shape} in {texture} ({time.process_time() - t:.0f} s CPU)", flush=True)

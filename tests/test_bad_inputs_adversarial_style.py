@@ -60,9 +60,9 @@ def nan_at_corner(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def transfer(content=C, style=S, model=M, content_layer="1", style_layers=("1", "3"), **kw):
+def transfer(model=M, content=C, style=S, content_layer="1", style_layers=("1", "3"), **kw):
     kw.setdefault("steps", 1)
-    return st.transfer(content, style, model, content_layer, list(style_layers) if isinstance(style_layers, tuple)
+    return st.transfer(model, content, style, content_layer, list(style_layers) if isinstance(style_layers, tuple)
                        else style_layers, progress=False, **kw)
 
 
@@ -124,11 +124,11 @@ CASES = {
     "transfer float64 content": (lambda: transfer(content=C.double()), ValueError, "content: the input is "
                                                                                    "torch.float64"),
     "transfer float16 style": (lambda: transfer(style=S.half()), ValueError, "style: the input is torch.float16"),
-    "transfer image too small": (lambda: transfer(torch.rand(1, 3, 3, 3), torch.rand(1, 3, 3, 3), big_kernel()),
+    "transfer image too small": (lambda: transfer(big_kernel(), torch.rand(1, 3, 3, 3), torch.rand(1, 3, 3, 3)),
                                  ValueError, "cannot run on an input of shape (1, 3, 3, 3)"),
     "transfer model=None": (lambda: transfer(model=None), TypeError, "torch.nn.Module"),
-    "style_distance model=None": (lambda: st.style_distance(C, S, None, ["1"]), TypeError, "torch.nn.Module"),
-    "style_distance float64": (lambda: st.style_distance(C.double(), S, M, ["1"]), ValueError, "x.float()"),
+    "style_distance model=None": (lambda: st.style_distance(None, C, S, ["1"]), TypeError, "torch.nn.Module"),
+    "style_distance float64": (lambda: st.style_distance(M, C.double(), S, ["1"]), ValueError, "x.float()"),
     # 18. counts and step sizes
     "pgd steps=2.5": (lambda: adv.pgd(M, P, eps=2 / 255, steps=2.5), ValueError, "whole number"),
     "pgd steps=0": (lambda: adv.pgd(M, P, eps=2 / 255, steps=0), ValueError, "steps must be at least 1"),
@@ -145,35 +145,35 @@ CASES = {
     # 9. style: NaN pixels and style_distance's images
     "transfer NaN content": (lambda: transfer(content=nan_at_corner(C)), ValueError, "content: the input holds NaN"),
     "transfer NaN style": (lambda: transfer(style=nan_at_corner(S)), ValueError, "style: the input holds NaN"),
-    "style_distance NaN image": (lambda: st.style_distance(nan_at_corner(C), C, M, ["1"]), ValueError,
+    "style_distance NaN image": (lambda: st.style_distance(M, nan_at_corner(C), C, ["1"]), ValueError,
                                  "image: the input holds NaN"),
-    "style_distance 3-D image": (lambda: st.style_distance(C[0], S, M, ["1"]), ValueError, "1 x 3 x H x W"),
-    "style_distance uint8 image": (lambda: st.style_distance((C * 255).byte(), S, M, ["1"]), ValueError,
+    "style_distance 3-D image": (lambda: st.style_distance(M, C[0], S, ["1"]), ValueError, "1 x 3 x H x W"),
+    "style_distance uint8 image": (lambda: st.style_distance(M, (C * 255).byte(), S, ["1"]), ValueError,
                                    "float pixels"),
-    "style_distance normalised style": (lambda: st.style_distance(C, S * 4 - 2, M, ["1"]), ValueError,
+    "style_distance normalised style": (lambda: st.style_distance(M, C, S * 4 - 2, ["1"]), ValueError,
                                         "not a normalised model input"),
-    "style_distance batch of 2": (lambda: st.style_distance(torch.cat([C, C]), S, M, ["1"]), ValueError,
+    "style_distance batch of 2": (lambda: st.style_distance(M, torch.cat([C, C]), S, ["1"]), ValueError,
                                   "one image"),
-    "style_distance empty image": (lambda: st.style_distance(C[..., :0, :0], S, M, ["1"]), ValueError, "empty"),
-    "style_distance layers=[]": (lambda: st.style_distance(C, S, M, []), ValueError, "layers is empty"),
+    "style_distance empty image": (lambda: st.style_distance(M, C[..., :0, :0], S, ["1"]), ValueError, "empty"),
+    "style_distance layers=[]": (lambda: st.style_distance(M, C, S, []), ValueError, "layers is empty"),
     # 22. a style layer that never runs, or has no spatial features
     "transfer unused style layer": (lambda: transfer(model=Unused(), content_layer="conv", style_layers=["unused"]),
                                     ValueError, "were not called in the forward pass"),
     "transfer unused content layer": (lambda: transfer(model=Unused(), content_layer="unused",
                                                        style_layers=["conv"]),
                                       ValueError, "were not called in the forward pass"),
-    "style_distance unused layer": (lambda: st.style_distance(C, S, Unused(), ["unused"]), ValueError,
+    "style_distance unused layer": (lambda: st.style_distance(Unused(), C, S, ["unused"]), ValueError,
                                     "were not called in the forward pass"),
     "transfer 2-D style layer": (lambda: transfer(style_layers=["6"]), ValueError, "not features N x C x H x W"),
-    "style_distance 2-D layer": (lambda: st.style_distance(C, S, M, ["1", "6"]), ValueError,
+    "style_distance 2-D layer": (lambda: st.style_distance(M, C, S, ["1", "6"]), ValueError,
                                  "style layer '6' outputs (1, 5)"),
     "gram_matrix of 2-D features": (lambda: st.gram_matrix(torch.ones(1, 5)), ValueError, "N x C x H x W"),
     # 23. all-zero style features
-    "style_distance zero style features": (lambda: st.style_distance(C, MEAN, zero_style_net(), ["1"]),
+    "style_distance zero style features": (lambda: st.style_distance(zero_style_net(), C, MEAN, ["1"]),
                                            ValueError, "at layer '1' is all zero"),
-    "transfer relative, zero style features": (lambda: transfer(C, MEAN, zero_style_net(), None, ["1"]),
+    "transfer relative, zero style features": (lambda: transfer(zero_style_net(), C, MEAN, None, ["1"]),
                                                ValueError, "relative=False"),
-    "transfer relative, zero content features": (lambda: transfer(MEAN, C, zero_style_net(), "1", []),
+    "transfer relative, zero content features": (lambda: transfer(zero_style_net(), MEAN, C, "1", []),
                                                  ValueError, "content photo's features at layer '1' is all zero"),
     # 25. explorer constructors
     "explorer normalised photo": (lambda: explorer({"a": P1 * 4 - 2}), ValueError, "photo 'a': attacks take pixels"),

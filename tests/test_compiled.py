@@ -50,7 +50,7 @@ CALLS = {
                                                                                     layers=["0", "2"])]),
     "render": lambda m: optvis.render(m, optvis.objectives.channel("2", 1), param=P.pixels(8, generator=torch.Generator().manual_seed(0)),
                                       transforms=[], steps=2, progress=False)[0],
-    "transfer": lambda m: style.transfer(X[:1], X[1:], m, "2", ["0", "2"], steps=2, progress=False)[0],
+    "transfer": lambda m: style.transfer(m, X[:1], X[1:], "2", ["0", "2"], steps=2, progress=False)[0],
 }
 
 

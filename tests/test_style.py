@@ -153,7 +153,7 @@ def test_transfer_lowers_the_style_loss_and_leaves_the_model_as_found():
     before = model_state(net)
     buffers = [b.clone() for b in net.buffers()]
     rng = torch.random.get_rng_state()
-    img, hist = st.transfer(photo(0), photo(1, 20), net, "4", ["2", "4"], style_weights=10.0, steps=30,
+    img, hist = st.transfer(net, photo(0), photo(1, 20), "4", ["2", "4"], style_weights=10.0, steps=30,
                             progress=False)
     assert_untouched(net, before)
     assert all(torch.equal(a, b) for a, b in zip(buffers, net.buffers()))
@@ -167,7 +167,7 @@ def test_transfer_history_is_the_cs231n_loss():
     """relative=False: the first recorded loss is exactly the sum of the CS231n losses at the start."""
     net = tiny_net().eval()
     c, s = photo(0), photo(1)
-    _, hist = st.transfer(c, s, net, "4", ["2", "4"], style_weights=[3.0, 0.5], tv_weight=0.01, steps=1,
+    _, hist = st.transfer(net, c, s, "4", ["2", "4"], style_weights=[3.0, 0.5], tv_weight=0.01, steps=1,
                           content_weight=2.0, relative=False, progress=False)
     with torch.no_grad():
         fs = st.features(net, s, ["2", "4"])
@@ -184,10 +184,10 @@ def test_targets_are_computed_once():
     calls = []
     handle = net[0].register_forward_hook(lambda m, i, o: calls.append(1))
     try:
-        st.transfer(photo(0), photo(1), net, "4", ["2"], steps=5, progress=False)
+        st.transfer(net, photo(0), photo(1), "4", ["2"], steps=5, progress=False)
         lbfgs = len(calls)
         calls.clear()
-        st.transfer(photo(0), photo(1), net, "4", ["2"], steps=5, optimizer="adam", progress=False)
+        st.transfer(net, photo(0), photo(1), "4", ["2"], steps=5, optimizer="adam", progress=False)
     finally:
         handle.remove()
     assert lbfgs == 2 + 5
@@ -196,20 +196,20 @@ def test_targets_are_computed_once():
 
 def test_noise_init_is_deterministic_for_a_generator():
     net = tiny_net().eval()
-    runs = [st.transfer(photo(0), photo(1), net, "4", ["2", "4"], steps=3, init="noise", optimizer="adam",
+    runs = [st.transfer(net, photo(0), photo(1), "4", ["2", "4"], steps=3, init="noise", optimizer="adam",
                         generator=torch.Generator().manual_seed(7), progress=False)[0] for _ in range(2)]
     assert torch.equal(runs[0], runs[1])
-    other = st.transfer(photo(0), photo(1), net, "4", ["2", "4"], steps=3, init="noise", optimizer="adam",
+    other = st.transfer(net, photo(0), photo(1), "4", ["2", "4"], steps=3, init="noise", optimizer="adam",
                         generator=torch.Generator().manual_seed(8), progress=False)[0]
     assert not torch.equal(runs[0], other)
 
 
 def test_texture_synthesis_and_content_reconstruction():
     net = tiny_net().eval()
-    _, tex = st.transfer(photo(0), photo(1), net, None, ["2", "4"], steps=20, init="noise",
+    _, tex = st.transfer(net, photo(0), photo(1), None, ["2", "4"], steps=20, init="noise",
                          generator=torch.Generator().manual_seed(0), progress=False)
     assert tex["content"] == [0.0] * 20 and tex["style"][-1] < 0.1 * tex["style"][0]
-    _, rec = st.transfer(photo(0), photo(1), net, "4", [], steps=20, init="noise",
+    _, rec = st.transfer(net, photo(0), photo(1), "4", [], steps=20, init="noise",
                          generator=torch.Generator().manual_seed(0), progress=False)
     assert rec["style"] == [0.0] * 20 and rec["content"][-1] < 0.2 * rec["content"][0]
 
@@ -217,23 +217,23 @@ def test_texture_synthesis_and_content_reconstruction():
 def test_errors_that_teach():
     net = tiny_net().eval()
     with pytest.raises(ValueError, match="pixels 1 x 3 x H x W in \\[0, 1\\]"):
-        st.transfer(photo(0)[0], photo(1), net, "4", ["2"], steps=1, progress=False)
+        st.transfer(net, photo(0)[0], photo(1), "4", ["2"], steps=1, progress=False)
     with pytest.raises(ValueError, match="not a normalised model input"):
-        st.transfer(photo(0) * 4 - 2, photo(1), net, "4", ["2"], steps=1, progress=False)
+        st.transfer(net, photo(0) * 4 - 2, photo(1), "4", ["2"], steps=1, progress=False)
     with pytest.raises(ValueError, match="'lbfgs' or 'adam'"):
-        st.transfer(photo(0), photo(1), net, "4", ["2"], steps=1, optimizer="sgd", progress=False)
+        st.transfer(net, photo(0), photo(1), "4", ["2"], steps=1, optimizer="sgd", progress=False)
     with pytest.raises(ValueError, match="None or 'softmax'"):
-        st.transfer(photo(0), photo(1), net, "4", ["2"], steps=1, activation_transform="relu", progress=False)
+        st.transfer(net, photo(0), photo(1), "4", ["2"], steps=1, activation_transform="relu", progress=False)
     with pytest.raises(ValueError, match="2 style layers but 1 style weights"):
-        st.transfer(photo(0), photo(1), net, "4", ["2", "4"], style_weights=[1.0], steps=1, progress=False)
+        st.transfer(net, photo(0), photo(1), "4", ["2", "4"], style_weights=[1.0], steps=1, progress=False)
     with pytest.raises(ValueError, match="no default style layers"):
-        st.transfer(photo(0), photo(1), net, steps=1, progress=False)
+        st.transfer(net, photo(0), photo(1), steps=1, progress=False)
 
 
 def test_style_distance_is_zero_for_the_style_itself():
     net = tiny_net().eval()
-    assert st.style_distance(photo(1), photo(1), net, ["2", "4"]) == 0.0
-    assert st.style_distance(photo(0), photo(1), net, ["2", "4"]) > 0.0
+    assert st.style_distance(net, photo(1), photo(1), ["2", "4"]) == 0.0
+    assert st.style_distance(net, photo(0), photo(1), ["2", "4"]) > 0.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_lite0_default_transfer_lowers_the_style_loss(lite0):
     before = model_state(lite0)
     c, s = st.pixels("chelsea", 64), st.pixels("coffee", 64)
     assert c.shape == (1, 3, 64, 64) and 0 <= float(c.min()) and float(c.max()) <= 1
-    _, hist = st.transfer(c, s, lite0, steps=15, progress=False)
+    _, hist = st.transfer(lite0, c, s, steps=15, progress=False)
     assert_untouched(lite0, before)
     assert hist["style"][-1] < 0.3 * hist["style"][0]
 
@@ -311,9 +311,9 @@ def test_transfer_works_inside_no_grad_and_inference_mode(mode, optimizer):
     """Bug 3: transfer switches gradients on for itself (the Adam path used to fail); same result."""
     net = tiny_net().eval()
     before = model_state(net)
-    want = st.transfer(photo(0), photo(1), net, "4", ["2", "4"], steps=3, optimizer=optimizer, progress=False)
+    want = st.transfer(net, photo(0), photo(1), "4", ["2", "4"], steps=3, optimizer=optimizer, progress=False)
     with (torch.no_grad() if mode == "no_grad" else torch.inference_mode()):
-        got = st.transfer(photo(0), photo(1), net, "4", ["2", "4"], steps=3, optimizer=optimizer, progress=False)
+        got = st.transfer(net, photo(0), photo(1), "4", ["2", "4"], steps=3, optimizer=optimizer, progress=False)
     assert_untouched(net, before)
     assert torch.equal(got[0], want[0]) and got[1] == want[1]
 
@@ -322,17 +322,17 @@ def test_a_single_layer_name_is_one_layer():
     """Bug 11: style_layers="2" used to be iterated letter by letter (here: the same as ["2"] by luck of a
     one-letter name; "layer1" gave "no layer called 'l'")."""
     net = tiny_net().eval()
-    a = st.transfer(photo(0), photo(1), net, "4", "2", steps=2, progress=False)
-    b = st.transfer(photo(0), photo(1), net, "4", ["2"], steps=2, progress=False)
+    a = st.transfer(net, photo(0), photo(1), "4", "2", steps=2, progress=False)
+    b = st.transfer(net, photo(0), photo(1), "4", ["2"], steps=2, progress=False)
     assert torch.equal(a[0], b[0]) and a[1] == b[1]
     named = nn.Sequential()
     named.add_module("conv", nn.Conv2d(3, 4, 3, padding=1))
     named.add_module("relu", nn.ReLU())
     named.add_module("later", nn.Conv2d(4, 4, 3, padding=1))
     named.eval()
-    assert st.style_distance(photo(0), photo(1), named, "relu") == st.style_distance(photo(0), photo(1), named,
+    assert st.style_distance(named, photo(0), photo(1), "relu") == st.style_distance(named, photo(0), photo(1),
                                                                                      ["relu"])
-    img, hist = st.transfer(photo(0), photo(1), named, None, "relu", steps=1, progress=False)
+    img, hist = st.transfer(named, photo(0), photo(1), None, "relu", steps=1, progress=False)
     assert len(hist["style"]) == 1
     assert len(st.features(named, photo(0), "later")) == 1
 
@@ -342,10 +342,10 @@ def test_noise_init_without_a_generator_is_seed_0_and_leaves_the_global_rng():
     net = tiny_net().eval()
     state = torch.get_rng_state()
     for optimizer in ("lbfgs", "adam"):
-        a = st.transfer(photo(0), photo(1), net, None, ["2", "4"], steps=2, init="noise", optimizer=optimizer,
+        a = st.transfer(net, photo(0), photo(1), None, ["2", "4"], steps=2, init="noise", optimizer=optimizer,
                         progress=False)[0]
         assert torch.equal(torch.get_rng_state(), state), f"the global RNG was used ({optimizer})"
-        b = st.transfer(photo(0), photo(1), net, None, ["2", "4"], steps=2, init="noise", optimizer=optimizer,
+        b = st.transfer(net, photo(0), photo(1), None, ["2", "4"], steps=2, init="noise", optimizer=optimizer,
                         generator=torch.Generator().manual_seed(0), progress=False)[0]
         assert torch.equal(a, b)
 
@@ -356,9 +356,9 @@ def test_nan_pixels_are_refused_not_propagated():
     c = photo(0)
     c[0, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="content: the input holds NaN"):
-        st.transfer(c, photo(1), net, "4", ["2"], steps=1, progress=False)
+        st.transfer(net, c, photo(1), "4", ["2"], steps=1, progress=False)
     with pytest.raises(ValueError, match="image: the input holds NaN"):
-        st.style_distance(c, c, net, ["2"])
+        st.style_distance(net, c, c, ["2"])
 
 
 def test_all_zero_style_features_are_refused_not_weighted_1e29():
@@ -366,10 +366,10 @@ def test_all_zero_style_features_are_refused_not_weighted_1e29():
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU()).eval()
     mean = torch.tensor(vz.models.IMAGENET_MEAN).view(1, 3, 1, 1).expand(1, 3, 16, 16).contiguous()
     with pytest.raises(ValueError, match="all zero"):
-        st.style_distance(photo(0), mean, net, ["1"])
+        st.style_distance(net, photo(0), mean, ["1"])
     with pytest.raises(ValueError, match="relative=False"):
-        st.transfer(photo(0), mean, net, None, ["1"], steps=1, progress=False)
-    _, hist = st.transfer(photo(0), mean, net, None, ["1"], steps=1, relative=False, progress=False)
+        st.transfer(net, photo(0), mean, None, ["1"], steps=1, progress=False)
+    _, hist = st.transfer(net, photo(0), mean, None, ["1"], steps=1, relative=False, progress=False)
     assert hist["style"][0] > 0
 
 
@@ -384,7 +384,7 @@ def test_style_layers_that_never_run_or_are_flat_get_a_clear_error():
     """Bug 22: a bare KeyError, or 'not enough values to unpack' for a 2-D layer."""
     net = tiny_net().eval()
     with pytest.raises(ValueError, match="not features N x C x H x W"):
-        st.transfer(photo(0), photo(1), net, "4", ["2", "7"], steps=1, progress=False)
+        st.transfer(net, photo(0), photo(1), "4", ["2", "7"], steps=1, progress=False)
 
     class Unused(nn.Module):
         def __init__(self):
@@ -394,9 +394,9 @@ def test_style_layers_that_never_run_or_are_flat_get_a_clear_error():
         def forward(self, x):
             return self.net(x)
     with pytest.raises(ValueError, match="were not called in the forward pass"):
-        st.transfer(photo(0), photo(1), Unused().eval(), "net.4", ["extra"], steps=1, progress=False)
+        st.transfer(Unused().eval(), photo(0), photo(1), "net.4", ["extra"], steps=1, progress=False)
     with pytest.raises(ValueError, match="were not called in the forward pass"):
-        st.style_distance(photo(0), photo(1), Unused().eval(), ["net.2", "extra"])
+        st.style_distance(Unused().eval(), photo(0), photo(1), ["net.2", "extra"])
 
 
 def test_random_vgg19_without_its_classifier_has_the_same_convolutions_and_no_fc_weights():
@@ -473,7 +473,7 @@ def _by_hand(net, content, style, content_layer, style_layers, steps, optimizer)
 def test_transfer_is_the_hand_written_loop(optimizer):
     net = tiny_net()
     c, s = photo(0), photo(1, 20)
-    img, hist = st.transfer(c, s, net, "4", ["2", "4"], steps=12, optimizer=optimizer, progress=False)
+    img, hist = st.transfer(net, c, s, "4", ["2", "4"], steps=12, optimizer=optimizer, progress=False)
     want, losses = _by_hand(tiny_net(), c, s, "4", ["2", "4"], 12, optimizer)
     assert hist["loss"] == pytest.approx(losses, rel=1e-4)
     assert torch.allclose(img, want, atol=1e-4)
@@ -499,6 +499,19 @@ def test_transfer_and_features_see_through_a_compiled_model():
     compiled = torch.compile(net)
     c, s = photo(0), photo(1)
     assert torch.equal(st.features(compiled, c, ["2"])[0], st.features(net, c, ["2"])[0])
-    a = st.transfer(c, s, compiled, "4", ["2", "4"], steps=3, progress=False)
-    b = st.transfer(c, s, net, "4", ["2", "4"], steps=3, progress=False)
+    a = st.transfer(compiled, c, s, "4", ["2", "4"], steps=3, progress=False)
+    b = st.transfer(net, c, s, "4", ["2", "4"], steps=3, progress=False)
     assert torch.equal(a[0], b[0]) and a[1] == b[1]
+
+
+def test_transfer_and_style_distance_take_the_model_first():
+    """Issue 21 item 3: model first, like every vizlab function; the old order still works, with a warning, and
+    gives the same result."""
+    net = tiny_net().eval()
+    c, s = photo(0), photo(1)
+    new = st.transfer(net, c, s, "4", ["2", "4"], steps=2, progress=False)
+    with pytest.warns(DeprecationWarning, match="takes the model first"):
+        old = st.transfer(c, s, net, "4", ["2", "4"], steps=2, progress=False)
+    assert torch.equal(new[0], old[0]) and new[1] == old[1]
+    with pytest.warns(DeprecationWarning, match="takes the model first"):
+        assert st.style_distance(c, s, net, ["2"]) == st.style_distance(net, c, s, ["2"])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Callable, Optional, Sequence, Union
 
 import torch
@@ -317,7 +318,17 @@ def _image_param(content: torch.Tensor, init: str, generator: torch.Generator):
     raise ValueError(f"init must be 'content' or 'noise', got {init!r}")
 
 
-def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
+def _model_first(name: str, model, a, b):
+    """``(model, a, b)`` from a call in either order: these functions took the model last before they took it
+    first, like every other vizlab function; the old order still works, with a DeprecationWarning."""
+    if isinstance(b, nn.Module) and not isinstance(model, nn.Module):
+        warnings.warn(f"style.{name} takes the model first, like every vizlab function: {name}(model, ...)",
+                      DeprecationWarning, stacklevel=3)
+        return b, model, a
+    return model, a, b
+
+
+def transfer(model: nn.Module, content: torch.Tensor, style: torch.Tensor,
              content_layer: Optional[str] = None, style_layers: Optional[Sequence[str]] = None,
              style_weights: Union[float, Sequence[float]] = 10.0, tv_weight: float = 1e-3, steps: int = 100, *,
              content_weight: float = 1.0, relative: bool = True, optimizer: str = "lbfgs",
@@ -345,7 +356,9 @@ def transfer(content: torch.Tensor, style: torch.Tensor, model: nn.Module,
     Returns ``(image, history)``: the image ``1 x 3 x H x W`` in [0, 1] and a dict of per-step
     lists ``"loss", "content", "style", "tv"`` (the losses before each step's update).
     The model is left exactly as found (flags, ``requires_grad``, weights, no ``.grad``, no hooks).
+    ``transfer(content, style, model, ...)``, the order before the model came first, still works (deprecated).
     """
+    model, content, style = _model_first("transfer", model, content, style)
     model = _check_model(model)
     content = _check_pixels(content, "content", model)
     style = _check_pixels(style, "style", model)
@@ -475,12 +488,14 @@ def pixels(image, size: int) -> torch.Tensor:
 __all__.append("pixels")
 
 
-def style_distance(image: torch.Tensor, style: torch.Tensor, model: nn.Module,
+def style_distance(model: nn.Module, image: torch.Tensor, style: torch.Tensor,
                    layers: Union[str, Sequence[str]]) -> float:
     """A judge of stylisation: the mean over ``layers`` of ``||G(image) - G(style)||_F / ||G(style)||_F``
     (Gram matrices of ``model``'s features; ``image`` and ``style`` one image each, pixels
     ``1 x 3 x H x W`` in [0, 1], as for ``transfer``). Use a network or layers the optimiser did not
-    see, so that the judge cannot be gamed by the loss it judges."""
+    see, so that the judge cannot be gamed by the loss it judges. (The old order ``style_distance(image, style,
+    model, layers)`` still works, deprecated.)"""
+    model, image, style = _model_first("style_distance", model, image, style)
     model = _check_model(model)
     image = _check_pixels(image, "image", model)
     style = _check_pixels(style, "style", model)
