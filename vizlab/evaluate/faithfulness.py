@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import targets as _targets
-from ..hooks import check_count, check_input, eval_mode, run_model
+from ..data import normalize
+from ..hooks import check_count, check_input, eval_mode, run_model, unwrap
 from ..lookup import info
 from .maps import MethodLike, _need_model, _one_target, explain
 
@@ -36,16 +37,14 @@ def blur(x: torch.Tensor, sigma: float = 5.0, radius: Optional[int] = None) -> t
 
 
 def _black(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Pixel value 0 in model input space, ``-mean / std``, for ``x``'s own number of channels (a
-    model whose ModelInfo gives one value, or the same value for every channel, fits any count)."""
-    meta, c = info(model), x.shape[1]
-    mean, std = torch.tensor(meta.mean, dtype=x.dtype).reshape(-1), torch.tensor(meta.std, dtype=x.dtype).reshape(-1)
-    for name, v in (("mean", mean), ("std", std)):
-        if len(v) != c and not (v == v[0]).all():
-            raise ValueError(f"the model's ModelInfo gives a {name} for {len(v)} channels but the input has {c}; "
-                             "pass substrate= a number or a tensor in model input space instead of 'black'")
-    mean, std = (v if len(v) == c else v[:1].expand(c) for v in (mean, std))
-    return ((0 - mean) / std).to(x.device).view(1, c, 1, 1).expand_as(x).clone()
+    """Pixel value 0 in model input space, ``-mean / std`` (``vizlab.data.normalize``), for ``x``'s own number of
+    channels (a model whose ModelInfo gives one value, or the same value for every channel, fits any count)."""
+    try:
+        return normalize(torch.zeros_like(x), model)
+    except ValueError:
+        raise ValueError(f"the model's ModelInfo gives a normalisation for {len(info(model).mean)} channels but the "
+                         f"input has {x.shape[1]}; pass substrate= a number or a tensor in model input space instead "
+                         "of 'black'") from None
 
 
 def substrate(model: nn.Module, x: torch.Tensor, kind: Union[str, float, torch.Tensor] = "black") -> torch.Tensor:
@@ -120,6 +119,7 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, saliency_map: torch.Te
     thread at 224 px, Lite0 takes ~90 ms per image at batch 1-4 but ~130 ms at batch 16: hence 4;
     with more threads or a GPU, larger batches pay.)
     """
+    model = unwrap(model)
     x = check_input(x, model)
     _, _, h, w = x.shape
     n_pix = h * w
@@ -150,6 +150,7 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, saliency_map: torch.Te
 def _curves(kind: str, method: MethodLike, model: nn.Module, x: torch.Tensor, target: _targets.Target,
             step, batch_size: int, substrate_kind, softmax: bool, generator, options) -> torch.Tensor:
     _need_model(model, kind)
+    model = unwrap(model)
     x = check_input(x, model)
     _step_pixels(step, x.shape[2] * x.shape[3])          # bad options fail before any model runs
     check_count("batch_size", batch_size)

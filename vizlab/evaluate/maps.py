@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import methods as _registry, targets as _targets
-from ..hooks import check_generator, check_input, eval_mode, run_model
+from ..hooks import check_generator, check_input, eval_mode, run_model, unwrap
 
 MethodLike = Union[str, Callable[..., torch.Tensor], torch.Tensor]
 
@@ -106,6 +106,7 @@ def explain(method: MethodLike, model: nn.Module, x: torch.Tensor, target: _targ
     method's output unreduced (attributions stay ``[N, C, H, W]``), as the sanity check needs for
     signed comparisons. A map holding NaN or infinite values is refused, naming the method.
     """
+    model = unwrap(model) if model is not None else None
     x = check_input(x, model)
     if isinstance(method, (torch.Tensor, np.ndarray, list, tuple)):
         out = _as_map(method, x)
@@ -147,8 +148,10 @@ def _need_model(model, what: str) -> None:
 
 
 def _one_target(model: nn.Module, x: torch.Tensor, target: _targets.Target) -> list[int]:
-    """One class index per image: ``target`` (class names resolved) or the predicted class."""
-    target = _targets.resolve(target, model)
+    """One class index per image, frozen at the clean input (``vizlab.targets.freeze``: names resolved, ``None``
+    the predicted class, checked against the model's outputs). A metric needs a class: a callable is refused."""
+    if callable(target):
+        raise TypeError("a callable target has no class index; pass an int or a list of ints")
     with torch.no_grad(), eval_mode(model):
         logits = run_model(model, x)
-    return _targets.class_indices(target, logits).tolist()
+    return _targets.freeze(target, model, x.shape[0], logits).tolist()

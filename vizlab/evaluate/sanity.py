@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import targets as _targets
-from ..hooks import check_generator, check_input, layer_list, model_lock
+from ..hooks import check_generator, check_input, layer_list, model_lock, unwrap
 from ..lookup import find_layer
 from .maps import MethodLike, _need_model, _one_target, explain, get_method
 
@@ -224,6 +224,7 @@ def sanity_check(method: MethodLike, model: nn.Module, x: torch.Tensor, target: 
                         "name or function, not a precomputed map")
     get_method(method)                                   # an unknown name fails before any work
     _need_model(model, "the sanity check")
+    model = unwrap(model)
     method_generator_seed = _seed("method_generator_seed", method_generator_seed)
     x = check_input(x, model)
     if mode not in ("cascading", "independent"):
