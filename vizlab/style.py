@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from . import models as _models
-from .data import SAMPLES, _resize_and_crop, load_image, sample_image
+from .data import SAMPLES, _resize_and_crop, load_image, normalize, sample_image
 from .hooks import (check_count, check_generator, check_input, eval_mode, forward_hooks, preserve_state,
                     run_model, unwrap)
 from .optvis import param as P
@@ -205,11 +205,9 @@ def default_layers(model: nn.Module) -> tuple:
 
 
 def to_model_input(pixels: torch.Tensor, model: nn.Module) -> torch.Tensor:
-    """Pixels in [0, 1] (``N x 3 x H x W``) -> the normalised input ``(x - mean) / std`` of the model."""
-    meta = _models.info(model)
-    mean = torch.tensor(meta.mean, device=pixels.device, dtype=pixels.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(meta.std, device=pixels.device, dtype=pixels.dtype).view(1, 3, 1, 1)
-    return (pixels - mean) / std
+    """Pixels in [0, 1] (``N x 3 x H x W``) -> the normalised input ``(x - mean) / std`` of the model
+    (``vizlab.data.normalize``)."""
+    return normalize(pixels, model)
 
 
 class _Stop(Exception):

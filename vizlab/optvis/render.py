@@ -28,6 +28,7 @@ from torch import nn
 
 from .. import hooks as _hooks
 from .. import models as _models
+from ..data import input_stats
 from . import objectives as obj
 from . import param as P
 from . import transforms as T
@@ -129,9 +130,8 @@ def _check_model(model) -> nn.Module:
 
 
 def _normalizer(model: nn.Module, like: torch.Tensor):
-    meta = _models.info(model)
-    mean = torch.tensor(meta.mean, device=like.device, dtype=like.dtype).view(1, -1, 1, 1)
-    std = torch.tensor(meta.std, device=like.device, dtype=like.dtype).view(1, -1, 1, 1)
+    """``x -> (x - mean) / std`` with the model's statistics (``vizlab.data.input_stats``), computed once."""
+    mean, std = input_stats(model, like)
     return lambda x: (x - mean) / std
 
 
