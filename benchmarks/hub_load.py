@@ -537,6 +537,16 @@ def wave(run: Run, n: int, aid: str, notebook_name: str, solutions: dict[str, st
                 machine=machine, pss=pss, hub_rss=run.hub_rss)
 
 
+def wave_stats(w: dict, ok: list) -> tuple[list, list, float, float]:
+    """For the students of wave ``w`` who ran (``ok``): their times to a running server and chapter run times,
+    sorted, and the largest peak RSS and USS of one student in GB."""
+    srv = sorted(r["server"] for r in ok)
+    runs = sorted(r["run"] for r in ok)
+    rss = max(w["peaks"].get(r["name"], {}).get("rss", 0) for r in ok) / GB
+    uss = max(w["peaks"].get(r["name"], {}).get("uss", 0) for r in ok) / GB
+    return srv, runs, rss, uss
+
+
 def report(w: dict) -> None:
     print(f"\n== N = {w['n']} students at once")
     print("student     server s   run s  cells  peak GB (server+kernels RSS / USS, kernel RSS)   score")
@@ -549,10 +559,7 @@ def report(w: dict) -> None:
               f"{'':18}{'' if score[0] is None else f'{score[0]:g}/{score[1]:g}'}")
     ok = [r for r in w["results"] if not r["failure"]]
     if ok:
-        srv = sorted(r["server"] for r in ok)
-        runs = sorted(r["run"] for r in ok)
-        rss = max(w["peaks"].get(r["name"], {}).get("rss", 0) for r in ok) / GB
-        uss = max(w["peaks"].get(r["name"], {}).get("uss", 0) for r in ok) / GB
+        srv, runs, rss, uss = wave_stats(w, ok)
         print(f"time to a running server: median {srv[len(srv) // 2]:.1f} s, max {srv[-1]:.1f} s; chapter run: "
               f"median {runs[len(runs) // 2]:.0f} s, max {runs[-1]:.0f} s")
         print(f"peak memory per student: {rss:.2f} GB RSS ({uss:.2f} GB USS: not shared with other students); "
@@ -591,10 +598,7 @@ def summary(waves: list[dict], chapter: str) -> None:
     for w in waves:
         ok = [r for r in w["results"] if not r["failure"]]
         if ok:
-            srv = sorted(r["server"] for r in ok)
-            runs = sorted(r["run"] for r in ok)
-            rss = max(w["peaks"].get(r["name"], {}).get("rss", 0) for r in ok) / GB
-            uss = max(w["peaks"].get(r["name"], {}).get("uss", 0) for r in ok) / GB
+            srv, runs, rss, uss = wave_stats(w, ok)
             timing = (f"{srv[len(srv) // 2]:.1f} / {srv[-1]:.1f} | {runs[len(runs) // 2]:.0f} / {runs[-1]:.0f} "
                       f"| {rss:.2f} ({uss:.2f})")
         else:
