@@ -217,6 +217,7 @@ FLOORS = {
     "vizlab.optvis": 2, "vizlab.style": 2, "vizlab.features": 2, "vizlab.embed": 2, "vizlab.exemplars": 2,
     "vizlab.evaluate": 3, "vizlab.shortcut": 3,
     "vizlab.plot": 4, "vizlab.widgets": 4, "vizlab.cli": 4, "vizlab.exercises": 4, "vizlab.exercise_references": 4,
+    "vizlab.exercise_nets": 4,
 }
 
 

@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 
 # Submodules loaded on first attribute access (vz.plot, vz.cam, ...), and the functions they provide.
 _SUBMODULES = ["models", "data", "hooks", "targets", "features", "attribution", "cam", "plot", "widgets", "cli",
-               "exercises", "optvis", "digits", "shortcut", "adversarial", "evaluate", "style", "embed",
-               "lookup", "perturbation", "methods", "exemplars"]
+               "exercises", "exercise_nets", "optvis", "digits", "shortcut", "adversarial", "evaluate", "style",
+               "embed", "lookup", "perturbation", "methods", "exemplars"]
 # Every explanation method and attack: vz.<name> (vizlab.methods is the one list; vz.cam stays the module).
 _LAZY = {m.name: m.module for m in methods.REGISTRY.values() if m.exported}
 # The other functions offered at the top level, by the submodule that provides them.

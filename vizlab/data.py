@@ -19,6 +19,7 @@ from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from . import models as _models
@@ -230,6 +231,57 @@ def denormalize(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> tor
     return x * std + mean
 
 
+# --------------------------------------------------------------------------------------------
+# Canvases: two photos in one input (the chapters' test of "is the map class-discriminative?")
+# --------------------------------------------------------------------------------------------
+
+def side_by_side(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Two model inputs ``[N, C, H, W]`` and ``[N, C, H, W']`` as one input ``[N, C, H, W + W']``:
+    ``left`` in the columns ``0 .. W-1``, ``right`` after it. A network with global average pooling
+    takes any width, so the pair is classified, and explained, as one picture."""
+    for name, t in (("left", left), ("right", right)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 4:
+            raise ValueError(f"side_by_side takes two model inputs [N, C, H, W] (vz.preprocess gives one); "
+                             f"{name} is {tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+    if left.shape[:3] != right.shape[:3]:
+        raise ValueError(f"the two inputs must agree in batch, channels and height to sit side by side: "
+                         f"{tuple(left.shape)} and {tuple(right.shape)}; preprocess both at the same size")
+    return torch.cat([left, right], dim=3)
+
+
+def canvas_boxes(size: int) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """Where ``canvas(..., size=size)`` puts its photos: ``(left_box, right_box)``, each
+    ``(x0, y0, x1, y1)`` in pixels (x1, y1 exclusive), as ``vizlab.evaluate.box_mask`` takes them."""
+    half, top = size // 2, size // 4
+    return (0, top, half, top + half), (half, top, 2 * half, top + half)
+
+
+def canvas(left: torch.Tensor, right: torch.Tensor, model: Optional[torch.nn.Module] = None,
+           size: Optional[int] = None) -> torch.Tensor:
+    """Two photos at half size side by side on mid-grey, as one model input ``[1, C, S, S]``.
+
+    Each model input ``[1, C, H, W]`` is shrunk to ``S/2 x S/2`` by area averaging and placed in
+    the middle band of the canvas (``canvas_boxes(S)`` gives both boxes); the rest is pixel value
+    0.5 passed through the model's normalisation (``normalize``). ``S`` defaults to ``left``'s height.
+    Unlike ``side_by_side`` the canvas keeps the model's input size, so a network with a fixed
+    input size (a fully connected head) takes it too."""
+    for name, t in (("left", left), ("right", right)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 4 or t.shape[0] != 1:
+            raise ValueError(f"canvas takes two model inputs [1, C, H, W] (vz.preprocess gives one); "
+                             f"{name} is {tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+    if left.shape[1] != right.shape[1]:
+        raise ValueError(f"the two photos have {left.shape[1]} and {right.shape[1]} channels; preprocess both "
+                         "for the same model")
+    size = check_count("size", left.shape[2] if size is None else size)
+    if size < 2:
+        raise ValueError(f"a canvas of {size} px has no room for two photos; use size >= 2")
+    grey = normalize(torch.full((1, left.shape[1], 1, 1), 0.5, dtype=left.dtype, device=left.device), model)
+    out = grey.expand(1, left.shape[1], size, size).clone()
+    for photo, (x0, y0, x1, y1) in zip((left, right), canvas_boxes(size)):
+        out[:, :, y0:y1, x0:x1] = F.interpolate(photo.to(out), size=(y1 - y0, x1 - x0), mode="area")
+    return out
+
+
 def preprocess(image: ImageLike, model: Optional[torch.nn.Module] = None, size: Optional[int] = None) -> torch.Tensor:
     """A photo -> the normalised batch ``[1, 3, size, size]`` the model expects.
 
@@ -261,4 +313,5 @@ def deprocess(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> np.nd
 
 
 __all__ = ["sample_image", "list_samples", "sample_path", "asset_path", "list_assets", "load_image", "preprocess",
-           "deprocess", "normalize", "denormalize", "input_stats", "channel_stats", "SAMPLES"]
+           "deprocess", "normalize", "denormalize", "input_stats", "channel_stats", "side_by_side", "canvas",
+           "canvas_boxes", "SAMPLES"]

@@ -38,14 +38,14 @@ from .annotations import annotated_inputs, annotations_path
 from .faithfulness import (auc, blur, curve_fractions, deletion, insertion, order, perturbation_curve,
                            substrate)
 from .leaderboard import leaderboard, score, summary
-from .localisation import Box, box_mask, energy_pointing_game, pointing_game
+from .localisation import Box, box_mask, energy_pointing_game, half_share, pointing_game
 from .maps import (BASELINES, METHODS, MethodLike, centre_map, explain, get_method, method_label,
                    random_map, to_map)
 from .sanity import (SIMILARITIES, hog_similarity, randomizable_layers, randomize, reset_layer,
-                     sanity_check, similarity, spearman, ssim)
+                     pearson, sanity_check, similarity, spearman, ssim)
 
 __all__ = ["METHODS", "BASELINES", "get_method", "explain", "to_map", "random_map", "centre_map",
-           "randomizable_layers", "randomize", "reset_layer", "sanity_check", "similarity", "spearman", "ssim",
-           "hog_similarity", "SIMILARITIES", "blur", "substrate", "order", "perturbation_curve", "deletion",
+           "randomizable_layers", "randomize", "reset_layer", "sanity_check", "similarity", "pearson", "spearman",
+           "ssim", "hog_similarity", "SIMILARITIES", "blur", "substrate", "order", "perturbation_curve", "deletion",
            "insertion", "auc", "curve_fractions", "box_mask", "pointing_game", "energy_pointing_game",
-           "annotated_inputs", "annotations_path", "method_label", "leaderboard", "score", "summary"]
+           "half_share", "annotated_inputs", "annotations_path", "method_label", "leaderboard", "score", "summary"]

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..data import preprocess, sample_image
+from ..data import canvas as _canvas, preprocess, sample_image
 from ..lookup import info
 
 
@@ -17,10 +15,6 @@ def annotations_path() -> Path:
     """``vizlab/assets/annotations.json``, shipped inside the package (boxes drawn by hand, see
     data/README.md in the repository), so that a normal ``pip install`` finds it too."""
     return Path(__file__).resolve().parent.parent / "assets" / "annotations.json"
-
-
-def _shrink(x: torch.Tensor, half: int) -> torch.Tensor:
-    return F.interpolate(x, size=(half, half), mode="area")
 
 
 def annotated_inputs(model: nn.Module, path=None, canvases: bool = True) -> list[dict]:
@@ -41,13 +35,9 @@ def annotated_inputs(model: nn.Module, path=None, canvases: bool = True) -> list
              for n, a in photos.items()]
     if not canvases:
         return items
-    meta = info(model)
-    grey = ((0.5 - torch.tensor(meta.mean)) / torch.tensor(meta.std)).view(1, -1, 1, 1)
     half, top = size // 2, size // 4
     for cname, c in spec.get("canvases", {}).items():
-        canvas = grey.expand(1, xs[c["left"]].shape[1], size, size).clone()
-        for side, dx in (("left", 0), ("right", half)):
-            canvas[:, :, top:top + half, dx:dx + half] = _shrink(xs[c[side]], half)
+        canvas = _canvas(xs[c["left"]], xs[c["right"]], model)
         for side, dx in (("left", 0), ("right", half)):
             a = photos[c[side]]
             boxes = [[dx + b[0] // 2, top + b[1] // 2, dx + (b[2] + 1) // 2, top + (b[3] + 1) // 2] for b in a["boxes"]]

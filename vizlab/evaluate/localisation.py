@@ -138,3 +138,24 @@ def energy_pointing_game(method: MethodLike, model: nn.Module, x: torch.Tensor, 
     masks = _masks(boxes, len(x), tuple(x.shape[-2:]), 0, x.device)
     maps = _maps_for(method, model, x, target, generator, options).clamp(min=0)
     return torch.stack([(m * mask).sum() / m.sum().clamp(min=1e-12) for m, mask in zip(maps, masks)])
+
+
+def half_share(heatmap, left: bool = True) -> float:
+    """The share of a map's mass on one half of a side-by-side canvas (``vizlab.data.side_by_side``):
+
+        sum_{i, j < W/2} m_ij / sum_ij m_ij        (the left half; ``left=False``: the right half)
+
+    the energy-based pointing game with half the canvas as the box. ``heatmap`` is one non-negative
+    map ``[H, W]`` or ``[1, H, W]``. 0.5 is no preference between the halves: with one photo on each
+    half, a class-discriminative map puts more than half of its mass on the explained photo."""
+    m = torch.as_tensor(heatmap)
+    m = m[0] if m.ndim == 3 and m.shape[0] == 1 else m
+    if m.ndim != 2:
+        raise ValueError(f"half_share takes one map [H, W] or [1, H, W], got {tuple(m.shape)}; pick one "
+                         "image's map with maps[i]")
+    if bool((m < 0).any()):
+        raise ValueError("half_share needs a non-negative map (a share of negative mass means nothing): "
+                         "take its positive part with m.clamp(min=0), or its magnitude with m.abs()")
+    half = m.shape[1] // 2
+    return float((m[:, :half] if left else m[:, half:]).sum() / m.sum().clamp_min(1e-12))
+

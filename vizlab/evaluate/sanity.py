@@ -124,19 +124,32 @@ def randomize(model: nn.Module, layers: Optional[Sequence[Union[str, Sequence[st
         yield label, work
 
 
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation of two maps (Pearson correlation of their ranks; ties get
-    the average rank), as ``scipy.stats.spearmanr``."""
-    from scipy.stats import rankdata              # deferred: scipy loads on first use (importing vizlab loads torch only)
-    ra = rankdata(np.asarray(a, dtype=np.float64).ravel())
-    rb = rankdata(np.asarray(b, dtype=np.float64).ravel())
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    den = math.sqrt(float((ra * ra).sum() * (rb * rb).sum()))
+def pearson(a, b) -> float:
+    """Pearson's correlation of two maps (tensors or arrays of the same size, flattened), in float64:
+
+        r = sum_i (a_i - mean a)(b_i - mean b) / sqrt(sum_i (a_i - mean a)^2 * sum_i (b_i - mean b)^2)
+
+    As ``numpy.corrcoef(a, b)[0, 1]``, except for a constant map, which has no direction to correlate:
+    two constant maps give 1.0 (alike), a constant and a varying map 0.0 (numpy gives nan)."""
+    a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64).ravel()
+    b = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b, dtype=np.float64).ravel()
+    if a.size != b.size:
+        raise ValueError(f"the two maps have {a.size} and {b.size} values; correlate maps of the same size "
+                         "(upsample one to the other's shape first)")
+    a, b = a - a.mean(), b - b.mean()
+    den = math.sqrt(float((a * a).sum() * (b * b).sum()))
     if den > 0:
-        return float((ra * rb).sum() / den)
-    # A constant map has no ranking: two constant maps rank the pixels alike (1.0, e.g. a dead
-    # method's maps before and after randomisation); a constant and a varying map do not (0.0).
-    return 1.0 if np.array_equal(ra, rb) else 0.0
+        return float((a * b).sum() / den)
+    return 1.0 if np.array_equal(a, b) else 0.0
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman's rank correlation of two maps: ``pearson`` of their ranks (ties get the average
+    rank), as ``scipy.stats.spearmanr``. A constant map has no ranking: two constant maps rank the
+    pixels alike (1.0, e.g. a dead method's maps before and after randomisation); a constant and a
+    varying map do not (0.0)."""
+    from scipy.stats import rankdata              # deferred: scipy loads on first use (importing vizlab loads torch only)
+    return pearson(rankdata(np.asarray(a, dtype=np.float64).ravel()), rankdata(np.asarray(b, dtype=np.float64).ravel()))
 
 
 def _unit(m: np.ndarray) -> np.ndarray:
