@@ -108,8 +108,11 @@ browser: $(STAMP) $(EXTRAS_STAMP) $(HUB_STAMP)
 	$(BIN)/python tests/browser/run.py $(BROWSER_ARGS)
 	$(BIN)/python tests/browser/hub.py $(HUB_BROWSER_ARGS)
 
+# The speed tables (each against its reference library, or its own floor); the hub load test and the kernel
+# memory survey are experiments that take the machine for tens of minutes: run them by hand (deploy/README.md).
+BENCHES := $(filter-out benchmarks/hub_load.py benchmarks/kernel_memory.py,$(wildcard benchmarks/*.py))
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # A lecturer needs the runtime dependencies and nbgrader (the [course] extra), not the test references.
 COURSE_STAMP := $(VENV)/.course-stamp
