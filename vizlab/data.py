@@ -235,14 +235,20 @@ def denormalize(x: torch.Tensor, model: Optional[torch.nn.Module] = None) -> tor
 # Canvases: two photos in one input (the chapters' test of "is the map class-discriminative?")
 # --------------------------------------------------------------------------------------------
 
+def _check_two_inputs(fn: str, left, right, one_image: bool) -> None:
+    """Both ``left`` and ``right`` are model inputs ``[N, C, H, W]`` (``N = 1`` if ``one_image``)."""
+    shape = "[1, C, H, W]" if one_image else "[N, C, H, W]"
+    for name, t in (("left", left), ("right", right)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 4 or (one_image and t.shape[0] != 1):
+            raise ValueError(f"{fn} takes two model inputs {shape} (vz.preprocess gives one); "
+                             f"{name} is {tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+
+
 def side_by_side(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     """Two model inputs ``[N, C, H, W]`` and ``[N, C, H, W']`` as one input ``[N, C, H, W + W']``:
     ``left`` in the columns ``0 .. W-1``, ``right`` after it. A network with global average pooling
     takes any width, so the pair is classified, and explained, as one picture."""
-    for name, t in (("left", left), ("right", right)):
-        if not isinstance(t, torch.Tensor) or t.ndim != 4:
-            raise ValueError(f"side_by_side takes two model inputs [N, C, H, W] (vz.preprocess gives one); "
-                             f"{name} is {tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+    _check_two_inputs("side_by_side", left, right, one_image=False)
     if left.shape[:3] != right.shape[:3]:
         raise ValueError(f"the two inputs must agree in batch, channels and height to sit side by side: "
                          f"{tuple(left.shape)} and {tuple(right.shape)}; preprocess both at the same size")
@@ -265,10 +271,7 @@ def canvas(left: torch.Tensor, right: torch.Tensor, model: Optional[torch.nn.Mod
     0.5 passed through the model's normalisation (``normalize``). ``S`` defaults to ``left``'s height.
     Unlike ``side_by_side`` the canvas keeps the model's input size, so a network with a fixed
     input size (a fully connected head) takes it too."""
-    for name, t in (("left", left), ("right", right)):
-        if not isinstance(t, torch.Tensor) or t.ndim != 4 or t.shape[0] != 1:
-            raise ValueError(f"canvas takes two model inputs [1, C, H, W] (vz.preprocess gives one); "
-                             f"{name} is {tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+    _check_two_inputs("canvas", left, right, one_image=True)
     if left.shape[1] != right.shape[1]:
         raise ValueError(f"the two photos have {left.shape[1]} and {right.shape[1]} channels; preprocess both "
                          "for the same model")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from torch import nn
 
-from ..data import canvas as _canvas, preprocess, sample_image
+from ..data import canvas as _canvas, canvas_boxes, preprocess, sample_image
 from ..lookup import info
 
 
@@ -35,10 +35,9 @@ def annotated_inputs(model: nn.Module, path=None, canvases: bool = True) -> list
              for n, a in photos.items()]
     if not canvases:
         return items
-    half, top = size // 2, size // 4
     for cname, c in spec.get("canvases", {}).items():
         canvas = _canvas(xs[c["left"]], xs[c["right"]], model)
-        for side, dx in (("left", 0), ("right", half)):
+        for side, (dx, top, _, _) in zip(("left", "right"), canvas_boxes(size)):
             a = photos[c[side]]
             boxes = [[dx + b[0] // 2, top + b[1] // 2, dx + (b[2] + 1) // 2, top + (b[3] + 1) // 2] for b in a["boxes"]]
             items.append({"name": f"{cname}:{a['label']}", "x": canvas, "target": a["class"], "label": a["label"],

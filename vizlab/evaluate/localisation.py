@@ -158,4 +158,3 @@ def half_share(heatmap, left: bool = True) -> float:
                          "take its positive part with m.clamp(min=0), or its magnitude with m.abs()")
     half = m.shape[1] // 2
     return float((m[:, :half] if left else m[:, half:]).sum() / m.sum().clamp_min(1e-12))
-

@@ -124,6 +124,11 @@ def randomize(model: nn.Module, layers: Optional[Sequence[Union[str, Sequence[st
         yield label, work
 
 
+def _flat64(m) -> np.ndarray:
+    """A map (tensor, array or list) as a flat float64 array."""
+    return np.asarray(m.detach().cpu() if isinstance(m, torch.Tensor) else m, dtype=np.float64).ravel()
+
+
 def pearson(a, b) -> float:
     """Pearson's correlation of two maps (tensors or arrays of the same size, flattened), in float64:
 
@@ -131,8 +136,7 @@ def pearson(a, b) -> float:
 
     As ``numpy.corrcoef(a, b)[0, 1]``, except for a constant map, which has no direction to correlate:
     two constant maps give 1.0 (alike), a constant and a varying map 0.0 (numpy gives nan)."""
-    a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64).ravel()
-    b = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b, dtype=np.float64).ravel()
+    a, b = _flat64(a), _flat64(b)
     if a.size != b.size:
         raise ValueError(f"the two maps have {a.size} and {b.size} values; correlate maps of the same size "
                          "(upsample one to the other's shape first)")
@@ -149,7 +153,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     pixels alike (1.0, e.g. a dead method's maps before and after randomisation); a constant and a
     varying map do not (0.0)."""
     from scipy.stats import rankdata              # deferred: scipy loads on first use (importing vizlab loads torch only)
-    return pearson(rankdata(np.asarray(a, dtype=np.float64).ravel()), rankdata(np.asarray(b, dtype=np.float64).ravel()))
+    return pearson(rankdata(_flat64(a)), rankdata(_flat64(b)))
 
 
 def _unit(m: np.ndarray) -> np.ndarray:
